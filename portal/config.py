@@ -1,0 +1,68 @@
+"""Settings from environment variables, with embedded defaults under the instance folder."""
+import os
+import secrets
+from pathlib import Path
+
+
+class ConfigError(RuntimeError):
+    """The environment asks for something the portal cannot run with."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _secret_key(instance: Path, production: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if production:
+        raise ConfigError("SECRET_KEY must be set when PORTAL_ENV=production.")
+    # The embedded default keeps one random key so sessions survive a restart.
+    path = instance / "secret_key"
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def instance_path() -> Path:
+    return Path(os.environ.get("PORTAL_INSTANCE_PATH", "instance")).resolve()
+
+
+def load_settings(instance: Path) -> dict:
+    """Read every setting the README documents; create the embedded folders."""
+    env = os.environ.get
+    production = env("PORTAL_ENV", "development") == "production"
+    instance.mkdir(parents=True, exist_ok=True)
+    settings = {
+        "PORTAL_ENV": "production" if production else "development",
+        "SECRET_KEY": _secret_key(instance, production),
+        "SQLALCHEMY_DATABASE_URI": env("DATABASE_URL") or f"sqlite:///{instance / 'portal.db'}",
+        "SEARCH_INDEX_DIR": env("SEARCH_INDEX_DIR") or str(instance / "search"),
+        "UPLOAD_DIR": env("UPLOAD_DIR") or str(instance / "uploads"),
+        "MAIL_SERVER": env("MAIL_SERVER") or None,
+        "MAIL_PORT": int(env("MAIL_PORT") or 25),
+        "MAIL_USERNAME": env("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag(env("MAIL_USE_TLS")),
+        "MAIL_FROM": env("MAIL_FROM") or "12 Million Calls <no-reply@localhost>",
+        "MAIL_OUTBOX_DIR": env("MAIL_OUTBOX_DIR") or str(instance / "outbox"),
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or "memory://",
+        "SITE_URL": (env("SITE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "CONTENT_DIR": env("CONTENT_DIR") or str(Path(__file__).resolve().parent.parent / "content"),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": production,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": production,
+        "PREFERRED_URL_SCHEME": "https" if production else "http",
+        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+        "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: no expired-form surprises
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "RATELIMIT_HEADERS_ENABLED": True,
+    }
+    return settings

@@ -1,0 +1,306 @@
+"""Membership: sign-up, verification, sign-in, password reset, profile, export, deletion, roles."""
+from datetime import timedelta
+
+from email_validator import EmailNotValidError, validate_email
+from flask import url_for
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.audit.services import record_event
+from portal.database import utcnow
+from portal.exceptions import NotAllowed, ValidationFailed
+from portal.extensions import db
+from portal.mail import send_mail
+from portal.members.models import SECTORS, Member, new_session_token
+from portal.members.passwords import hash_password, needs_rehash, password_problem, verify_password
+from portal.tokens import TokenInvalid, make_token, read_token
+
+VERIFY_MAX_AGE = int(timedelta(hours=48).total_seconds())
+RESET_MAX_AGE = int(timedelta(hours=1).total_seconds())
+PROFILE_FIELDS = ("name", "organisation", "title", "sector", "jurisdiction", "wants_alerts")
+
+
+def normalize_email(email: str) -> str:
+    try:
+        valid = validate_email(email.strip(), check_deliverability=False)
+    except (EmailNotValidError, UnicodeError) as exc:
+        raise ValidationFailed("email", "Enter a valid email address.") from exc
+    normalized = valid.normalized.lower()
+    if len(normalized) > 254:
+        raise ValidationFailed("email", "That email address is too long.")
+    return normalized
+
+
+def _check_password(password: str, email: str) -> None:
+    problem = password_problem(password, email)
+    if problem:
+        raise ValidationFailed("password", problem)
+
+
+def _clean_profile(fields: dict) -> dict:
+    profile = {key: fields[key] for key in PROFILE_FIELDS if key in fields}
+    for key in ("name", "organisation", "title", "jurisdiction"):
+        if key in profile:
+            profile[key] = " ".join((profile[key] or "").split())
+    if "name" in profile and not profile["name"]:
+        raise ValidationFailed("name", "Enter your name.")
+    if "sector" in profile and profile["sector"] not in SECTORS:
+        raise ValidationFailed("sector", "Choose a sector from the list.")
+    return profile
+
+
+def get_member(member_id: int) -> Member | None:
+    return db.session.get(Member, member_id)
+
+
+def find_member_by_email(email: str) -> Member | None:
+    try:
+        normalized = normalize_email(email)
+    except ValidationFailed:
+        return None
+    return db.session.scalar(select(Member).where(Member.email == normalized))
+
+
+def load_session_member(session_id: str) -> Member | None:
+    """Flask-Login's loader: the id must carry the member's current session token."""
+    member_id, _, token = (session_id or "").partition(":")
+    if not member_id.isdigit() or not token:
+        return None
+    member = get_member(int(member_id))
+    if member is None or member.session_token != token:
+        return None
+    return member
+
+
+def _verification_link(member: Member, email: str) -> str:
+    token = make_token("verify", {"id": member.id, "email": email})
+    return url_for("members.verify", token=token, _external=True)
+
+
+def _send_verification(member: Member, email: str) -> None:
+    send_mail(to=email, subject="Confirm your email for 12 Million Calls", template="verify",
+              member=member, link=_verification_link(member, email))
+
+
+def register_member(*, email: str, password: str, name: str, organisation: str = "", title: str = "",
+                    sector: str = "other", jurisdiction: str = "", wants_alerts: bool = False,
+                    consent: bool = False) -> Member | None:
+    """Create an account and mail its verification link.
+
+    Returns None when the address already has an account: the caller shows the same
+    answer either way (no enumeration) and the owner is told by mail instead.
+    """
+    email = normalize_email(email)
+    _check_password(password, email)
+    if not consent:
+        raise ValidationFailed("consent", "You need to accept the terms to join.")
+    profile = _clean_profile(dict(name=name, organisation=organisation, title=title, sector=sector,
+                                  jurisdiction=jurisdiction, wants_alerts=bool(wants_alerts)))
+    member = Member(email=email, password_hash=hash_password(password), consented_at=utcnow(), **profile)
+    db.session.add(member)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = db.session.scalar(select(Member).where(Member.email == email))
+        if existing is not None:
+            send_mail(to=email, subject="Someone tried to join with your email", template="already_member",
+                      member=existing, login_url=url_for("members.login", _external=True),
+                      reset_url=url_for("members.reset_request", _external=True))
+        return None
+    _send_verification(member, email)
+    return member
+
+
+def resend_verification(member: Member) -> None:
+    if member.pending_email:
+        _send_verification(member, member.pending_email)
+    elif not member.is_verified:
+        _send_verification(member, member.email)
+
+
+def verify_email(token: str) -> Member:
+    """Confirm an address from a link. Raises TokenInvalid if it is bad, expired or already used."""
+    payload = read_token("verify", token, VERIFY_MAX_AGE)
+    member = get_member(payload.get("id")) if isinstance(payload.get("id"), int) else None
+    email = payload.get("email")
+    if member is None:
+        raise TokenInvalid()
+    if member.pending_email and email == member.pending_email:
+        member.email = member.pending_email
+        member.pending_email = None
+    elif email == member.email and not member.is_verified:
+        pass
+    else:
+        raise TokenInvalid()
+    member.email_verified_at = utcnow()
+    record_event(actor=member, action="member.email_verified", subject=f"member #{member.id}")
+    try:
+        db.session.commit()
+    except IntegrityError as exc:  # the new address was taken by someone else meanwhile
+        db.session.rollback()
+        raise TokenInvalid() from exc
+    return member
+
+
+def authenticate(*, email: str, password: str) -> Member | None:
+    """The member for these credentials, or None. Equal cost whether or not the email exists."""
+    member = find_member_by_email(email)
+    if not verify_password(member.password_hash if member else None, password):
+        return None
+    if needs_rehash(member.password_hash):
+        member.password_hash = hash_password(password)
+    member.last_login_at = utcnow()
+    db.session.commit()
+    return member
+
+
+def _reset_fingerprint(member: Member) -> str:
+    # Changes when the password does, so each reset link works once.
+    return member.password_hash[-16:]
+
+
+def request_password_reset(*, email: str) -> None:
+    """Mail a reset link if the address has an account; say nothing either way."""
+    member = find_member_by_email(email)
+    if member is None:
+        return
+    token = make_token("reset", {"id": member.id, "fp": _reset_fingerprint(member)})
+    send_mail(to=member.email, subject="Reset your 12 Million Calls password", template="reset",
+              member=member, link=url_for("members.reset_password", token=token, _external=True))
+
+
+def member_for_reset(token: str) -> Member:
+    payload = read_token("reset", token, RESET_MAX_AGE)
+    member = get_member(payload.get("id")) if isinstance(payload.get("id"), int) else None
+    if member is None or payload.get("fp") != _reset_fingerprint(member):
+        raise TokenInvalid()
+    return member
+
+
+def _set_password(member: Member, password: str) -> None:
+    _check_password(password, member.email)
+    member.password_hash = hash_password(password)
+    member.session_token = new_session_token()
+
+
+def reset_password(*, token: str, password: str) -> Member:
+    member = member_for_reset(token)
+    _set_password(member, password)
+    # The link reached the inbox, so the address is proven.
+    member.email_verified_at = member.email_verified_at or utcnow()
+    record_event(actor=member, action="member.password_reset", subject=f"member #{member.id}")
+    db.session.commit()
+    return member
+
+
+def change_password(member: Member, *, current_password: str, new_password: str) -> Member:
+    if not verify_password(member.password_hash, current_password):
+        raise ValidationFailed("current_password", "Your current password is not correct.")
+    _set_password(member, new_password)
+    record_event(actor=member, action="member.password_changed", subject=f"member #{member.id}")
+    db.session.commit()
+    return member
+
+
+def update_profile(member: Member, **fields) -> Member:
+    for key, value in _clean_profile(fields).items():
+        setattr(member, key, value)
+    db.session.commit()
+    return member
+
+
+def request_email_change(member: Member, *, new_email: str, password: str) -> None:
+    """Send a confirmation link to the new address; the change happens when it is opened."""
+    if not verify_password(member.password_hash, password):
+        raise ValidationFailed("password", "Your password is not correct.")
+    new_email = normalize_email(new_email)
+    if new_email == member.email:
+        raise ValidationFailed("new_email", "That is already your email address.")
+    member.pending_email = new_email
+    db.session.commit()
+    # Whether the address is taken is only learnt when the link is opened: no enumeration here.
+    _send_verification(member, new_email)
+
+
+def export_member_data(member: Member) -> dict:
+    def when(value):
+        return value.isoformat() if value else None
+
+    return {
+        "format": "12millioncalls-member-export/1",
+        "exported_at": utcnow().isoformat(),
+        "profile": {
+            "email": member.email,
+            "pending_email": member.pending_email,
+            "name": member.name,
+            "organisation": member.organisation,
+            "title": member.title,
+            "sector": member.sector,
+            "jurisdiction": member.jurisdiction,
+            "wants_alerts": member.wants_alerts,
+            "role": member.role,
+        },
+        "account": {
+            "created_at": when(member.created_at),
+            "email_verified_at": when(member.email_verified_at),
+            "consented_to_terms_at": when(member.consented_at),
+            "last_login_at": when(member.last_login_at),
+        },
+    }
+
+
+def delete_member(member: Member, *, password: str) -> None:
+    """Remove the account and its personal data; the audit log keeps only the number."""
+    if not verify_password(member.password_hash, password):
+        raise ValidationFailed("password", "Your password is not correct.")
+    if member.is_admin:
+        raise ValidationFailed(None, "An admin account cannot delete itself; ask another admin to remove the role first.")
+    record_event(actor=None, action="member.deleted", subject=f"member #{member.id}")
+    db.session.delete(member)
+    db.session.commit()
+
+
+def set_member_role(member: Member, *, role: str, actor: Member) -> Member:
+    """Admins grant and remove the staff role."""
+    if not actor.is_admin:
+        raise NotAllowed("Only admins change roles.")
+    if role not in ("member", "staff"):
+        raise ValidationFailed("role", "Choose member or staff.")
+    if member.is_admin:
+        raise ValidationFailed("role", "Admins are managed from the command line.")
+    if member.role != role:
+        record_event(actor=actor, action="member.role_changed", subject=f"member #{member.id}",
+                     old=member.role, new=role)
+        member.role = role
+        db.session.commit()
+    return member
+
+
+def create_admin(*, email: str, password: str, name: str = "Administrator") -> Member:
+    """Make (or promote) an admin from the command line; the address counts as verified."""
+    email = normalize_email(email)
+    _check_password(password, email)
+    member = db.session.scalar(select(Member).where(Member.email == email))
+    if member is None:
+        member = Member(email=email, name=name, password_hash="")
+        db.session.add(member)
+    member.password_hash = hash_password(password)
+    member.session_token = new_session_token()
+    member.role = "admin"
+    member.email_verified_at = member.email_verified_at or utcnow()
+    db.session.flush()
+    record_event(actor=None, action="member.admin_created", subject=f"member #{member.id}")
+    db.session.commit()
+    return member
+
+
+def search_members(*, q: str = "", page: int = 1, per_page: int = 50):
+    query = select(Member).order_by(Member.created_at.desc(), Member.id.desc())
+    q = q.strip()[:100].lower()
+    if q:
+        query = query.where(or_(Member.email.contains(q, autoescape=True),
+                                func.lower(Member.name).contains(q, autoescape=True),
+                                func.lower(Member.organisation).contains(q, autoescape=True)))
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+

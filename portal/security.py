@@ -1,0 +1,87 @@
+"""Who may see each route, same-site redirects, and the security headers."""
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Flask, abort, redirect, request, url_for
+from flask_login import current_user
+
+# Every view declares one of these; tests/test_access.py walks app.url_map to prove it.
+LEVELS = ("public", "member", "verified", "staff", "admin")
+
+CSP = "; ".join([
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+])
+
+
+def allows(user, level: str) -> bool:
+    if level == "public":
+        return True
+    if not user.is_authenticated:
+        return False
+    if level == "member":
+        return True
+    if level == "verified":
+        return user.is_verified
+    if level == "staff":
+        return user.is_staff
+    return user.is_admin
+
+
+def access(level: str):
+    """Declare and enforce who may open a view."""
+    if level not in LEVELS:
+        raise ValueError(f"unknown access level {level!r}")
+
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not allows(current_user, level):
+                if not current_user.is_authenticated:
+                    return redirect(url_for("members.login", next=request.full_path.rstrip("?")))
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapped.access_level = level
+        return wrapped
+
+    return decorate
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only a path on this site: no scheme, no host, no protocol-relative tricks."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return default
+    if any(ord(c) < 32 or c == "\\" for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def register_security_headers(app: Flask) -> None:
+    production = app.config["PORTAL_ENV"] == "production"
+
+    @app.after_request
+    def set_headers(response):
+        headers = response.headers
+        headers.setdefault("Content-Security-Policy", CSP)
+        headers.setdefault("X-Content-Type-Options", "nosniff")
+        headers.setdefault("X-Frame-Options", "DENY")
+        headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+        headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+        if production:
+            headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if request.endpoint and request.endpoint != "static" and current_user.is_authenticated:
+            headers.setdefault("Cache-Control", "private, no-store")
+        return response
