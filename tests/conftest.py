@@ -1,0 +1,273 @@
+"""Fixtures: a fresh app per test on a temp database, index and outbox; clients; helpers.
+
+The suite runs on SQLite by default and on PostgreSQL when TEST_DATABASE_URL is set.
+Every HTML page a test renders is kept so that tests/test_html_valid.py can check it.
+"""
+import email
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from email import policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from portal import create_app
+from portal.extensions import db
+from portal.members import services as members
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
+PASSWORD = "a long and unusual passphrase 7"
+
+# Pages rendered by any test, checked once by the Nu HTML Checker at the end of the run.
+RENDERED_DIR = Path(os.environ.get("PORTAL_RENDERED_DIR") or tempfile.mkdtemp(prefix="portal-rendered-"))
+os.environ["PORTAL_RENDERED_DIR"] = str(RENDERED_DIR)
+
+
+def keep_rendered_page(html: str, label: str) -> None:
+    digest = hashlib.sha256(html.encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")[:60] or "root"
+    (RENDERED_DIR / f"{safe}-{digest}.html").write_text(html)
+
+
+def pytest_collection_modifyitems(session, config, items):
+    # The HTML check reads what every other test rendered, so it runs last.
+    last = [item for item in items if item.module.__name__.endswith("test_html_valid")]
+    items[:] = [item for item in items if item not in last] + last
+
+
+_schema_ready = set()
+
+
+def _prepare_database(app):
+    with app.app_context():
+        if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            db.create_all()
+        elif TEST_DATABASE_URL not in _schema_ready:
+            db.drop_all()
+            db.create_all()
+            _schema_ready.add(TEST_DATABASE_URL)
+
+
+def _empty_database(app):
+    with app.app_context():
+        db.session.remove()
+        if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+            names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+            with db.engine.begin() as connection:
+                connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+def make_app(tmp_path: Path, **overrides):
+    settings = {
+        "PORTAL_INSTANCE_PATH": tmp_path / "instance",
+        "SQLALCHEMY_DATABASE_URI": TEST_DATABASE_URL or f"sqlite:///{tmp_path / 'portal.db'}",
+        "SEARCH_INDEX_DIR": str(tmp_path / "search"),
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_SERVER": None,
+        "SITE_URL": "http://localhost",
+        "SERVER_NAME": None,
+        "TESTING": True,
+    }
+    settings.update(overrides)
+    app = create_app(settings)
+
+    @app.after_request
+    def keep_html(response):
+        if response.mimetype == "text/html" and not response.direct_passthrough:
+            from flask import request
+
+            keep_rendered_page(response.get_data(as_text=True), request.path)
+        return response
+
+    _prepare_database(app)
+    return app
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        from portal.content import load_content
+
+        load_content(ROOT / "content")
+    yield app
+    _empty_database(app)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- helpers -------------------------------------------------------------------------
+
+def csrf_token(client, path: str = "/login") -> str:
+    """The session's CSRF token, read from the page's meta tag (Flask-WTF tokens are per session)."""
+    html = client.get(path).get_data(as_text=True)
+    match = re.search(r'<meta name="csrf-token" content="([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def post_form(client, path: str, data: dict | None = None, *, token_from: str | None = None, **kwargs):
+    """POST like a browser would: with the CSRF token of the current session."""
+    payload = {"csrf_token": csrf_token(client, token_from or "/login")}
+    payload.update(data or {})
+    return client.post(path, data=payload, **kwargs)
+
+
+class Outbox:
+    """The .eml files the app wrote, newest last."""
+
+    def __init__(self, app):
+        self.folder = Path(app.config["MAIL_OUTBOX_DIR"])
+
+    def messages(self, to: str | None = None):
+        if not self.folder.is_dir():
+            return []
+        found = []
+        for path in sorted(self.folder.glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
+            if to is None or message["To"].lower() == to.lower():
+                found.append(message)
+        return found
+
+    def last(self, to: str | None = None):
+        messages = self.messages(to)
+        assert messages, f"no mail to {to}"
+        return messages[-1]
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+    @classmethod
+    def link(cls, message, pattern: str = r"https?://\S+") -> str:
+        match = re.search(pattern, cls.text(message))
+        assert match, "no link in the message"
+        return match.group(0)
+
+
+@pytest.fixture
+def outbox(app):
+    return Outbox(app)
+
+
+def link_path(link: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", link)
+
+
+def create_member(app, *, email="member@example.org", password=PASSWORD, name="Maya Member", verified=True,
+                  role="member", **profile):
+    """A member made through the services, verified from the link in the outbox."""
+    with app.app_context():
+        member = members.register_member(email=email, password=password, name=name, consent=True,
+                                         sector=profile.pop("sector", "advocate"), **profile)
+        assert member is not None, f"{email} already exists"
+        if verified:
+            token = link_path(Outbox.link(Outbox(app).last(email))).rsplit("/", 1)[1]
+            members.verify_email(token)
+        if role != "member":
+            actor = members.create_admin(email=f"admin-for-{member.id}@example.org", password=PASSWORD) \
+                if role == "staff" else None
+            if role == "staff":
+                members.set_member_role(member, role="staff", actor=actor)
+            else:
+                members.create_admin(email=email, password=password)
+        return member.id
+
+
+def login(client, email="member@example.org", password=PASSWORD):
+    response = post_form(client, "/login", {"email": email, "password": password})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
+@pytest.fixture
+def member(app):
+    create_member(app)
+    return "member@example.org"
+
+
+@pytest.fixture
+def staff(app):
+    create_member(app, email="staff@example.org", name="Sam Staff", role="staff")
+    return "staff@example.org"
+
+
+@pytest.fixture
+def admin(app):
+    create_member(app, email="admin@example.org", name="Ada Admin", role="admin")
+    return "admin@example.org"
+
+
+# --- browser -------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def _need(condition: bool, why: str):
+    if not condition:
+        if IN_CI:
+            pytest.fail(f"{why} (mandatory under CI=true)")
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    _need(Path(CHROMIUM).exists(), "Debian's Chromium is not installed: run `make system-deps`")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def live_server(app):
+    """The test app served over HTTP on a free loopback port."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    app.config["SITE_URL"] = server.url
+    yield server
+    server.shutdown()
+    thread.join(timeout=5)
+    server.server_close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def check_accessible(page) -> None:
+    """axe-core on the current page: zero violations (the served HTML is already kept for the HTML check)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
