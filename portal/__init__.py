@@ -4,6 +4,7 @@ from pathlib import Path
 from flask import Flask, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
 from portal.cli import register_cli
@@ -25,6 +26,10 @@ def create_app(overrides: dict | None = None) -> Flask:
                 static_folder="../static")
     app.config.update(config.load_settings(instance))
     app.config.update(overrides)
+    if app.config["PROXY_COUNT"]:
+        # Client addresses (rate limits) and the scheme come from the proxy's headers.
+        count = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     register_extensions(app)
     register_blueprints(app)
     register_errorhandlers(app)

@@ -52,6 +52,8 @@ def load_settings(instance: Path) -> dict:
         "MAIL_OUTBOX_DIR": env("MAIL_OUTBOX_DIR") or str(instance / "outbox"),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or "memory://",
         "SITE_URL": (env("SITE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        # How many reverse proxies stand in front; their X-Forwarded-* headers are then trusted.
+        "PROXY_COUNT": int(env("PROXY_COUNT") or 0),
         "CONTENT_DIR": env("CONTENT_DIR") or str(Path(__file__).resolve().parent.parent / "content"),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
