@@ -1,13 +1,14 @@
 """The 12 Million Calls community-of-practice portal."""
 from pathlib import Path
 
-from flask import Flask, request
+from flask import Flask, has_request_context, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
 from portal.cli import register_cli
+from portal.database import utcnow
 from portal.errors import register_errorhandlers
 from portal.extensions import csrf, db, limiter, login_manager, migrate
 from portal.security import register_security_headers
@@ -16,6 +17,8 @@ BLUEPRINTS = (
     "portal.public.views",
     "portal.members.views",
     "portal.staff.views",
+    "portal.library.views",
+    "portal.library.staff_views",
 )
 
 
@@ -68,6 +71,8 @@ def register_template_context(app: Flask) -> None:
 
     @app.context_processor
     def inject():
+        if not has_request_context():  # mail rendered by a command
+            return {"view_functions": app.view_functions}
         return {"csrf_token": generate_csrf, "action_form": EmptyForm(formdata=None),
                 "current_path": request.full_path.rstrip("?"), "user": current_user,
-                "view_functions": app.view_functions}
+                "view_functions": app.view_functions, "now_utc": utcnow}

@@ -6,12 +6,16 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from portal import search
 from portal.content import load_content
 from portal.exceptions import ValidationFailed
+from portal.library.alerts import send_alerts
 from portal.members.services import create_admin
 
 content_cli = AppGroup("content", help="Load the site's default content.")
 members_cli = AppGroup("members", help="Manage member accounts.")
+search_cli = AppGroup("search", help="The search index: rebuild, sync, check.")
+alerts_cli = AppGroup("alerts", help="New-resource alerts.")
 
 
 @content_cli.command("load")
@@ -49,6 +53,50 @@ def members_create_admin(email, name, password_stdin):
     click.echo(f"{member.email} is an admin.")
 
 
+def _index_call(function, label: str, length: int):
+    try:
+        with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
+            return function(bar.update)
+    except search.SearchUnavailable as error:
+        raise click.ClickException(f"{error}; try again when it is free.") from error
+
+
+@search_cli.command("rebuild")
+def search_rebuild():
+    """Recreate the index from the database (readers keep the old one until it is done)."""
+    count = _index_call(search.rebuild, "Indexing resources", search.published_count())
+    click.echo(f"Indexed {count} published resources.")
+
+
+@search_cli.command("sync")
+def search_sync():
+    """Bring a stale or partly written index up to date from the database."""
+    before = search.compare()
+    report = _index_call(lambda progress: search.sync(progress), "Updating the index",
+                         len(before.missing) + len(before.stale))
+    click.echo(f"Added {len(report.missing)}, updated {len(report.stale)}, removed {len(report.orphaned)}.")
+
+
+@search_cli.command("check")
+def search_check():
+    """Compare the index with the database; exit status 1 when they differ."""
+    report = search.compare()
+    for name in ("missing", "stale", "orphaned"):
+        ids = getattr(report, name)
+        click.echo(f"{name}: {len(ids)}" + (f" (ids {', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''})"
+                                             if ids else ""))
+    if not report.ok:
+        raise click.ClickException("The index differs from the database: run `flask search sync`.")
+    click.echo("The index matches the database.")
+
+
+@alerts_cli.command("send")
+def alerts_send():
+    """Mail due new-resource digests; an item is never sent to the same member twice."""
+    sent = send_alerts()
+    click.echo(f"Sent {sent} digest{'' if sent == 1 else 's'}.")
+
+
 def register_cli(app: Flask) -> None:
-    app.cli.add_command(content_cli)
-    app.cli.add_command(members_cli)
+    for group in (content_cli, members_cli, search_cli, alerts_cli):
+        app.cli.add_command(group)

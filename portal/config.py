@@ -43,6 +43,7 @@ def load_settings(instance: Path) -> dict:
         "SQLALCHEMY_DATABASE_URI": env("DATABASE_URL") or f"sqlite:///{instance / 'portal.db'}",
         "SEARCH_INDEX_DIR": env("SEARCH_INDEX_DIR") or str(instance / "search"),
         "UPLOAD_DIR": env("UPLOAD_DIR") or str(instance / "uploads"),
+        "UPLOAD_MAX_BYTES": int(float(env("UPLOAD_MAX_MB") or 25) * 1024 * 1024),
         "MAIL_SERVER": env("MAIL_SERVER") or None,
         "MAIL_PORT": int(env("MAIL_PORT") or 25),
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,
@@ -62,7 +63,8 @@ def load_settings(instance: Path) -> dict:
         "REMEMBER_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_SECURE": production,
         "PREFERRED_URL_SCHEME": "https" if production else "http",
-        "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
+        # The request cap sits a little above the file cap, so a too-large file gets the friendly message.
+        "MAX_CONTENT_LENGTH": int(float(env("UPLOAD_MAX_MB") or 25) * 1024 * 1024) + 1024 * 1024,
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: no expired-form surprises
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RATELIMIT_HEADERS_ENABLED": True,

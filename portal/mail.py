@@ -5,12 +5,20 @@ import uuid
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
 from portal.database import utcnow
 
 log = logging.getLogger(__name__)
+
+
+def site_url_for(endpoint: str, **values) -> str:
+    """An absolute link on SITE_URL, inside a request or not (mail is also sent from commands)."""
+    site = urlsplit(current_app.config["SITE_URL"])
+    adapter = current_app.url_map.bind(site.netloc, script_name=site.path or "/", url_scheme=site.scheme)
+    return adapter.build(endpoint, values, force_external=True)
 
 
 def build_message(*, to: str, subject: str, template: str, **context) -> EmailMessage:

@@ -1,4 +1,7 @@
 """Imports every feature's models so that SQLAlchemy and Alembic see the whole schema."""
 from portal.audit.models import AuditEvent  # noqa: F401
+from portal.jurisdictions.models import Jurisdiction  # noqa: F401
+from portal.library.models import (AlertDelivery, Attachment, AttachmentDownload, Resource,  # noqa: F401
+                                   ResourceRevision, SavedSearch, Suggestion)
 from portal.members.models import Member  # noqa: F401
 from portal.pages.models import Page  # noqa: F401

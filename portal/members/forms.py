@@ -1,12 +1,13 @@
 """Membership forms: shape only (lengths, formats, required)."""
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from portal.members.models import SECTORS
 from portal.members.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 
-SECTOR_CHOICES = [("", "Choose a sector")] + list(SECTORS.items())
+SECTOR_CHOICES = [SelectChoice("", "Choose a sector")] + [SelectChoice(value, label)
+                                                          for value, label in SECTORS.items()]
 
 
 def _no_control_characters(form, field):

@@ -2,7 +2,6 @@
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from flask import url_for
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -10,7 +9,7 @@ from portal.audit.services import record_event
 from portal.database import utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
-from portal.mail import send_mail
+from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
 from portal.members.passwords import hash_password, needs_rehash, password_problem, verify_password
 from portal.tokens import TokenInvalid, make_token, read_token
@@ -74,7 +73,7 @@ def load_session_member(session_id: str) -> Member | None:
 
 def _verification_link(member: Member, email: str) -> str:
     token = make_token("verify", {"id": member.id, "email": email})
-    return url_for("members.verify", token=token, _external=True)
+    return site_url_for("members.verify", token=token)
 
 
 def _send_verification(member: Member, email: str) -> None:
@@ -105,8 +104,8 @@ def register_member(*, email: str, password: str, name: str, organisation: str =
         existing = db.session.scalar(select(Member).where(Member.email == email))
         if existing is not None:
             send_mail(to=email, subject="Someone tried to join with your email", template="already_member",
-                      member=existing, login_url=url_for("members.login", _external=True),
-                      reset_url=url_for("members.reset_request", _external=True))
+                      member=existing, login_url=site_url_for("members.login"),
+                      reset_url=site_url_for("members.reset_request"))
         return None
     _send_verification(member, email)
     return member
@@ -167,7 +166,7 @@ def request_password_reset(*, email: str) -> None:
         return
     token = make_token("reset", {"id": member.id, "fp": _reset_fingerprint(member)})
     send_mail(to=member.email, subject="Reset your 12 Million Calls password", template="reset",
-              member=member, link=url_for("members.reset_password", token=token, _external=True))
+              member=member, link=site_url_for("members.reset_password", token=token))
 
 
 def member_for_reset(token: str) -> Member:

@@ -2,7 +2,9 @@
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
 from sqlalchemy import text
 
+from portal.database import utcnow
 from portal.extensions import db
+from portal.library.services import featured_resources, newest_resources
 from portal.markdown import render_markdown
 from portal.pages.services import get_page
 from portal.security import access
@@ -24,7 +26,11 @@ def _page_or_404(slug: str):
 @access("public")
 def home():
     page = _page_or_404("home")
-    return render_template("public/home.html", page=page, body=render_markdown(page.body))
+    now = utcnow()
+    featured = featured_resources(limit=3, now=now)
+    newest = [r for r in newest_resources(limit=6, now=now) if r not in featured][:4]
+    return render_template("public/home.html", page=page, body=render_markdown(page.body), featured=featured,
+                           newest=newest, now=now)
 
 
 def _static_page(slug: str):
@@ -83,6 +89,7 @@ def robots():
 def sitemap():
     site = current_app.config["SITE_URL"]
     paths = [url_for("public.home"), *(url_for(f"public.{slug}") for slug in STATIC_PAGES),
-             url_for("members.signup")]
+             url_for("members.signup"), url_for("library.search"),
+             *(url_for("library.detail", slug=r.slug) for r in newest_resources(limit=5000))]
     xml = render_template("public/sitemap.xml", urls=[site + path for path in paths])
     return Response(xml, mimetype="application/xml")

@@ -1,9 +1,9 @@
 """Staff forms: shape only."""
 from flask_wtf import FlaskForm
-from wtforms import SelectField
+from wtforms import SelectChoice, SelectField
 from wtforms.validators import InputRequired
 
 
 class RoleForm(FlaskForm):
-    role = SelectField("Role", choices=[("member", "Member"), ("staff", "Staff")],
+    role = SelectField("Role", choices=[SelectChoice("member", "Member"), SelectChoice("staff", "Staff")],
                        validators=[InputRequired()])

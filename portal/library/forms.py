@@ -1,0 +1,73 @@
+"""Library forms: shape only. Choices that come from the database are set by the view."""
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateField, DateTimeLocalField, RadioField, SelectField, SelectMultipleField,
+                     StringField, TextAreaField)
+from wtforms.validators import URL, DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from portal.library.models import AUDIENCES, TYPES
+
+TYPE_CHOICES = list(TYPES.items())
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ResourceForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200)])
+    slug = StringField("Address (slug)", description="Lower-case words joined by hyphens. Left empty, it is made "
+                       "from the title.", validators=[Optional(), Length(max=120)])
+    summary = TextAreaField("Summary", description="One or two sentences; everyone sees it, even for "
+                            "members-only resources.", validators=[Length(max=2000)])
+    body = TextAreaField("Body (Markdown)", validators=[Length(max=500_000)], render_kw={"rows": 18})
+    type = SelectField("Type", choices=TYPE_CHOICES)
+    audiences = MultiCheckboxField("Audiences", choices=list(AUDIENCES.items()))
+    topics = StringField("Topics", description="Separated by commas, e.g. mental health, dispatch.",
+                         validators=[Length(max=800)])
+    jurisdiction = SelectField("Jurisdiction", choices=[("", "None")], validate_choice=False)
+    external_url = StringField("External link", validators=[Optional(), URL(message="Give a full web address."),
+                                                            Length(max=500)])
+    author = StringField("Author", validators=[Length(max=200)])
+    access = RadioField("Who can read it", choices=[("public", "Everyone"), ("members", "Members only")],
+                        default="public")
+    members_until = DateField("Members-only until", description="Optional early access: on this date the "
+                              "resource becomes public by itself.", validators=[Optional()])
+    is_featured = BooleanField("Feature on the home page")
+    published_at = DateTimeLocalField("Publish date and time (UTC)", format="%Y-%m-%dT%H:%M",
+                                      description="Leave empty to publish when you press Publish.",
+                                      validators=[Optional()])
+
+
+class StatusForm(FlaskForm):
+    action = SelectField("Action", choices=[("review", "Send to review"), ("publish", "Publish"),
+                                            ("unpublish", "Back to draft"), ("archive", "Archive")])
+    publish_at = DateTimeLocalField("Publish at (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+
+
+class UploadForm(FlaskForm):
+    file = FileField("File (PDF, DOCX, XLSX, PPTX or CSV)", validators=[FileRequired("Choose a file to upload.")])
+
+
+class SuggestionForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200)])
+    type = SelectField("Type", choices=TYPE_CHOICES)
+    summary = TextAreaField("What is it, and who is it for?", validators=[Length(max=2000)])
+    external_url = StringField("Link", validators=[Optional(), URL(message="Give a full web address."),
+                                                   Length(max=500)])
+    jurisdiction = StringField("City or county", validators=[Length(max=120)])
+    note = TextAreaField("Anything else staff should know", validators=[Length(max=5000)])
+
+
+class DecisionForm(FlaskForm):
+    decision = SelectField("Decision", choices=[("accept", "Accept as a draft"), ("decline", "Decline")])
+    note = TextAreaField("Note to the member", description="Required when declining; it is mailed to them.",
+                         validators=[Length(max=2000)])
+
+
+class AlertPicksForm(FlaskForm):
+    wants_alerts = BooleanField("Email me a digest when new resources are published")
+    types = MultiCheckboxField("Types", choices=TYPE_CHOICES)
+    topics = MultiCheckboxField("Topics", choices=[], validate_choice=False)

@@ -1,0 +1,261 @@
+"""Resources: writing, the publishing workflow, revisions, what a reader may see, and search."""
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from portal import search
+from portal.audit.services import record_event
+from portal.database import utcnow
+from portal.exceptions import ValidationFailed
+from portal.extensions import db
+from portal.jurisdictions.services import get_jurisdiction
+from portal.library.models import ACCESS, AUDIENCES, STATUSES, TYPES, Resource, ResourceRevision
+
+log = logging.getLogger(__name__)
+
+EDITABLE = ("title", "slug", "summary", "body", "type", "audiences", "topics", "jurisdiction_id", "external_url",
+            "author", "access", "members_until", "is_featured", "published_at")
+MAX_TOPICS = 12
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+RESERVED_SLUGS = {"suggest", "saved", "feed"}  # addresses of their own under /resources/
+
+
+def slugify(text: str, max_length: int = 120) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].strip("-")
+
+
+def _clean_topics(topics) -> list[str]:
+    if isinstance(topics, str):
+        topics = topics.split(",")
+    cleaned, seen = [], set()
+    for topic in topics or []:
+        topic = " ".join(str(topic).split()).lower()[:60]
+        if topic and topic not in seen:
+            seen.add(topic)
+            cleaned.append(topic)
+    if len(cleaned) > MAX_TOPICS:
+        raise ValidationFailed("topics", f"Use at most {MAX_TOPICS} topics.")
+    return cleaned
+
+
+def _clean(fields: dict) -> dict:
+    """Check and normalise resource fields; raises ValidationFailed naming the field."""
+    out = dict(fields)
+    if "title" in out:
+        out["title"] = " ".join((out["title"] or "").split())
+        if not out["title"]:
+            raise ValidationFailed("title", "Give the resource a title.")
+        if len(out["title"]) > 200:
+            raise ValidationFailed("title", "Use at most 200 characters for the title.")
+    if "slug" in out:
+        out["slug"] = (out["slug"] or "").strip().lower() or slugify(out.get("title", ""))
+        if not SLUG_RE.match(out["slug"]) or len(out["slug"]) > 120:
+            raise ValidationFailed("slug", "Use lower-case letters, digits and single hyphens (at most 120).")
+        if out["slug"] in RESERVED_SLUGS:
+            raise ValidationFailed("slug", "That address is reserved; choose another slug.")
+    if "type" in out and out["type"] not in TYPES:
+        raise ValidationFailed("type", "Choose a resource type from the list.")
+    if "audiences" in out:
+        out["audiences"] = [a for a in AUDIENCES if a in set(out["audiences"] or [])]
+        if len(out["audiences"]) != len(set(fields["audiences"] or [])):
+            raise ValidationFailed("audiences", "Choose audiences from the list.")
+    if "topics" in out:
+        out["topics"] = _clean_topics(out["topics"])
+    if "access" in out and out["access"] not in ACCESS:
+        raise ValidationFailed("access", "Choose public or members-only.")
+    if "external_url" in out:
+        out["external_url"] = (out["external_url"] or "").strip()
+        if out["external_url"] and not re.match(r"^https?://[^\s/]+\.[^\s]+$", out["external_url"]):
+            raise ValidationFailed("external_url", "Give a full web address starting with https://.")
+    for key in ("summary", "body", "author"):
+        if key in out:
+            out[key] = (out[key] or "").strip()
+    if len(out.get("summary", "")) > 2000:
+        raise ValidationFailed("summary", "Keep the summary under 2,000 characters.")
+    if len(out.get("body", "")) > 500_000:
+        raise ValidationFailed("body", "The body is too long (500,000 characters at most).")
+    if "members_until" in out and out["members_until"] is not None and not isinstance(out["members_until"], date):
+        raise ValidationFailed("members_until", "Give the early-access end as a date.")
+    if "published_at" in out and out["published_at"] is not None and out["published_at"].tzinfo is None:
+        raise ValidationFailed("published_at", "Give the publish time with its time zone.")
+    return out
+
+
+def _shorten(value):
+    if isinstance(value, str) and len(value) > 300:
+        return value[:300] + "…"
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    return value
+
+
+def _apply(resource: Resource, fields: dict) -> dict:
+    changes = {}
+    for key in EDITABLE:
+        if key in fields and getattr(resource, key) != fields[key]:
+            changes[key] = [_shorten(getattr(resource, key)), _shorten(fields[key])]
+            setattr(resource, key, fields[key])
+    return changes
+
+
+def reindex(resources) -> None:
+    """The index follows the database; a failure here leaves it stale, and `flask search sync` repairs it."""
+    try:
+        search.index_resources(resources)
+    except search.SearchUnavailable:
+        log.exception("search index not updated; run `flask search sync`")
+
+
+def _save(resource: Resource, action: str, actor, changes: dict) -> Resource:
+    if not changes and action == "updated":
+        return resource
+    db.session.add(ResourceRevision(resource=resource, actor_id=actor.id if actor else None, action=action,
+                                    changes=changes))
+    record_event(actor=actor, action=f"resource.{action}", subject=f"resource {resource.slug}",
+                 fields=sorted(changes))
+    try:
+        db.session.commit()
+    except IntegrityError as exc:
+        db.session.rollback()
+        raise ValidationFailed("slug", "Another resource already uses that slug; choose another.") from exc
+    reindex([resource])
+    return resource
+
+
+def resolve_jurisdiction(slug: str | None) -> int | None:
+    if not slug:
+        return None
+    jurisdiction = get_jurisdiction(slug)
+    if jurisdiction is None:
+        raise ValidationFailed("jurisdiction", "Choose a jurisdiction from the list.")
+    return jurisdiction.id
+
+
+def create_resource(*, actor, title: str, type: str, slug: str = "", summary: str = "", body: str = "",
+                    audiences=(), topics=(), jurisdiction: str | None = None, external_url: str = "",
+                    author: str = "", access: str = "public", members_until: date | None = None,
+                    is_featured: bool = False, published_at: datetime | None = None) -> Resource:
+    """A new draft."""
+    fields = _clean(dict(title=title, slug=slug, type=type, summary=summary, body=body, audiences=list(audiences),
+                         topics=list(topics), external_url=external_url, author=author, access=access,
+                         members_until=members_until, is_featured=bool(is_featured), published_at=published_at))
+    fields["jurisdiction_id"] = resolve_jurisdiction(jurisdiction)
+    resource = Resource(status="draft", created_by_id=actor.id if actor else None)
+    changes = _apply(resource, fields)
+    db.session.add(resource)
+    return _save(resource, "created", actor, changes)
+
+
+def update_resource(resource: Resource, *, actor, **fields) -> Resource:
+    if "jurisdiction" in fields:
+        fields["jurisdiction_id"] = resolve_jurisdiction(fields.pop("jurisdiction"))
+    fields = _clean(fields)
+    if "slug" in fields and not fields["slug"]:
+        fields.pop("slug")
+    return _save(resource, "updated", actor, _apply(resource, fields))
+
+
+# The workflow: which status each action leads to, and from where.
+TRANSITIONS = {
+    "review": ({"draft"}, "review"),
+    "publish": ({"draft", "review", "archived"}, "published"),
+    "unpublish": ({"published", "review"}, "draft"),
+    "archive": ({"draft", "review", "published"}, "archived"),
+}
+
+
+def change_status(resource: Resource, *, action: str, actor, publish_at: datetime | None = None) -> Resource:
+    """Move a resource through draft -> in review -> published -> archived; publish_at schedules it."""
+    if action not in TRANSITIONS:
+        raise ValidationFailed("action", "Unknown workflow action.")
+    sources, target = TRANSITIONS[action]
+    if resource.status not in sources:
+        raise ValidationFailed("action", f"A resource that is {resource.status} cannot be sent to {target}.")
+    changes = {"status": [resource.status, target]}
+    resource.status = target
+    if action == "publish":
+        if publish_at is not None and publish_at.tzinfo is None:
+            raise ValidationFailed("publish_at", "Give the publish time with its time zone.")
+        when = publish_at or resource.published_at or utcnow()
+        if publish_at is None and resource.published_at and resource.published_at > utcnow():
+            when = resource.published_at  # keep an existing schedule
+        changes.update(_apply(resource, {"published_at": when}))
+    return _save(resource, action if action != "review" else "submitted", actor, changes)
+
+
+def get_resource(resource_id: int) -> Resource | None:
+    return db.session.get(Resource, resource_id)
+
+
+def get_resource_by_slug(slug: str) -> Resource | None:
+    return db.session.scalar(select(Resource).where(Resource.slug == slug)
+                             .options(selectinload(Resource.attachments)))
+
+
+def can_read_members(user) -> bool:
+    return bool(user and user.is_authenticated and user.is_verified)
+
+
+def can_see(resource: Resource, user, now: datetime | None = None) -> bool:
+    """Published and due, or staff (who preview drafts)."""
+    now = now or utcnow()
+    return resource.is_visible(now) or bool(user and user.is_authenticated and user.is_staff)
+
+
+def can_read_body(resource: Resource, user, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return not resource.is_members_only(now) or can_read_members(user) or bool(
+        user and user.is_authenticated and user.is_staff)
+
+
+def _visible_query(now: datetime):
+    return select(Resource).where(Resource.status == "published", Resource.published_at <= now)
+
+
+def newest_resources(*, limit: int = 5, now: datetime | None = None) -> list[Resource]:
+    now = now or utcnow()
+    return list(db.session.scalars(_visible_query(now).order_by(Resource.published_at.desc(), Resource.id.desc())
+                                   .limit(limit)))
+
+
+def featured_resources(*, limit: int = 3, now: datetime | None = None) -> list[Resource]:
+    now = now or utcnow()
+    return list(db.session.scalars(_visible_query(now).where(Resource.is_featured.is_(True))
+                                   .order_by(Resource.published_at.desc()).limit(limit)))
+
+
+def list_for_staff(*, status: str | None = None, page: int = 1, per_page: int = 50):
+    query = select(Resource).order_by(Resource.updated_at.desc(), Resource.id.desc())
+    if status in STATUSES:
+        query = query.where(Resource.status == status)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
+
+
+@dataclass
+class LibraryPage:
+    resources: list[Resource]
+    result: search.SearchResult
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.result.total // self.per_page))
+
+
+def search_library(*, user, q: str = "", filters: dict | None = None, sort: str = "relevance", page: int = 1,
+                   per_page: int = 20, now: datetime | None = None) -> LibraryPage:
+    """Search through the index, then load the rows in ranked order."""
+    result = search.search(q=q, filters=filters, sort=sort, page=page, per_page=per_page,
+                           can_read_members=can_read_members(user), now=now)
+    rows = {r.id: r for r in db.session.scalars(select(Resource).where(Resource.id.in_(result.ids)))} \
+        if result.ids else {}
+    return LibraryPage([rows[i] for i in result.ids if i in rows], result, page, per_page)

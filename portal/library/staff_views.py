@@ -1,0 +1,183 @@
+"""Staff work on the library: write and preview, the workflow, files, and the suggestion queue."""
+from datetime import timezone
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from portal.exceptions import ValidationFailed
+from portal.forms import apply_error, page_number
+from portal.jurisdictions.services import list_jurisdictions
+from portal.library import attachments, services, suggestions
+from portal.library.forms import DecisionForm, ResourceForm, StatusForm, UploadForm
+from portal.library.models import STATUSES
+from portal.markdown import render_markdown
+from portal.members.forms import EmptyForm
+from portal.security import access
+
+bp = Blueprint("library_staff", __name__, url_prefix="/staff")
+
+
+def _actor():
+    return current_user._get_current_object()
+
+
+def _utc(value):
+    return value.replace(tzinfo=timezone.utc) if value is not None else None
+
+
+def _resource_form(resource=None, bound: bool = True) -> ResourceForm:
+    """The editor form: bound to the request, or (bound=False) showing the resource as saved."""
+    form = ResourceForm() if bound else ResourceForm(formdata=None)
+    form.jurisdiction.choices = [("", "None")] + [(j.slug, j.label) for j in list_jurisdictions()]
+    if resource is not None and not (bound and form.is_submitted()):
+        form.process(obj=resource, data={})
+        form.jurisdiction.data = resource.jurisdiction.slug if resource.jurisdiction else ""
+        form.topics.data = ", ".join(resource.topics or [])
+        form.published_at.data = resource.published_at.replace(tzinfo=None) if resource.published_at else None
+    return form
+
+
+def _fields(form: ResourceForm) -> dict:
+    return dict(title=form.title.data, slug=form.slug.data or "", summary=form.summary.data or "",
+                body=form.body.data or "", type=form.type.data, audiences=form.audiences.data or [],
+                topics=form.topics.data or "", jurisdiction=form.jurisdiction.data or None,
+                external_url=form.external_url.data or "", author=form.author.data or "", access=form.access.data,
+                members_until=form.members_until.data, is_featured=form.is_featured.data,
+                published_at=_utc(form.published_at.data))
+
+
+def _resource_or_404(resource_id: int):
+    resource = services.get_resource(resource_id)
+    if resource is None:
+        abort(404)
+    return resource
+
+
+@bp.route("/resources")
+@access("staff")
+def resources():
+    status = request.args.get("status", "")
+    status = status if status in STATUSES else None
+    return render_template("library_staff/resources.html", status=status, statuses=STATUSES,
+                           resources=services.list_for_staff(status=status, page=page_number()))
+
+
+def _editor(resource, form, status=200, preview=None, upload_form=None):
+    return render_template("library_staff/edit.html", resource=resource, form=form, preview=preview,
+                           status_form=StatusForm(formdata=None), action_form=EmptyForm(formdata=None),
+                           upload_form=upload_form or UploadForm(formdata=None),
+                           counts=attachments.download_counts(resource) if resource else {}), status
+
+
+@bp.route("/resources/new", methods=["GET", "POST"])
+@access("staff")
+def new_resource():
+    form = _resource_form()
+    if form.validate_on_submit():
+        if request.form.get("action") == "preview":
+            return _editor(None, form, preview=render_markdown(form.body.data or ""))
+        fields = _fields(form)
+        try:
+            resource = services.create_resource(actor=_actor(), **fields)
+        except ValidationFailed as error:
+            apply_error(form, error)
+        else:
+            flash("Draft saved.", "success")
+            return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+    return _editor(None, form, 400 if form.errors else 200)
+
+
+@bp.route("/resources/<int:resource_id>/edit", methods=["GET", "POST"])
+@access("staff")
+def edit_resource(resource_id):
+    resource = _resource_or_404(resource_id)
+    form = _resource_form(resource)
+    if form.validate_on_submit():
+        if request.form.get("action") == "preview":
+            return _editor(resource, form, preview=render_markdown(form.body.data or ""))
+        try:
+            services.update_resource(resource, actor=_actor(), **_fields(form))
+        except ValidationFailed as error:
+            apply_error(form, error)
+        else:
+            flash("Changes saved.", "success")
+            return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+    return _editor(resource, form, 400 if form.errors else 200)
+
+
+@bp.route("/resources/<int:resource_id>/status", methods=["POST"])
+@access("staff")
+def change_status(resource_id):
+    resource = _resource_or_404(resource_id)
+    form = StatusForm()
+    if form.validate_on_submit():
+        try:
+            services.change_status(resource, action=form.action.data, actor=_actor(),
+                                   publish_at=_utc(form.publish_at.data))
+        except ValidationFailed as error:
+            flash(error.message, "error")
+        else:
+            flash(f"The resource is now {resource.status}.", "success")
+    else:
+        flash("Choose a valid action and date.", "error")
+    return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+
+
+@bp.route("/resources/<int:resource_id>/files", methods=["POST"])
+@access("staff")
+def upload(resource_id):
+    resource = _resource_or_404(resource_id)
+    form = UploadForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        try:
+            data = upload.stream.read(attachments.max_upload_bytes() + 1)
+            attachments.attach_file(resource, actor=_actor(), filename=upload.filename or "file", data=data)
+        except ValidationFailed as error:
+            apply_error(form, error)
+        else:
+            flash("File attached.", "success")
+            return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+    return _editor(resource, _resource_form(resource, bound=False), 400, upload_form=form)
+
+
+@bp.route("/resources/<int:resource_id>/files/<int:file_id>/delete", methods=["POST"])
+@access("staff")
+def delete_file(resource_id, file_id):
+    resource = _resource_or_404(resource_id)
+    attachment = next((a for a in resource.attachments if a.id == file_id), None)
+    if attachment is None:
+        abort(404)
+    if EmptyForm().validate_on_submit():
+        attachments.remove_attachment(attachment, actor=_actor())
+        flash("File removed.", "success")
+    return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+
+
+@bp.route("/suggestions")
+@access("staff")
+def suggestion_queue():
+    return render_template("library_staff/suggestions.html", pending=suggestions.list_suggestions(),
+                           form=DecisionForm(formdata=None))
+
+
+@bp.route("/suggestions/<int:suggestion_id>", methods=["POST"])
+@access("staff")
+def decide(suggestion_id):
+    suggestion = suggestions.get_suggestion(suggestion_id)
+    if suggestion is None:
+        abort(404)
+    form = DecisionForm()
+    if form.validate_on_submit():
+        try:
+            if form.decision.data == "accept":
+                resource = suggestions.accept_suggestion(suggestion, actor=_actor(), note=form.note.data)
+                flash("Accepted: it is now a draft you can edit and publish.", "success")
+                return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+            suggestions.decline_suggestion(suggestion, actor=_actor(), note=form.note.data)
+            flash("Declined; the member has been told.", "success")
+        except ValidationFailed as error:
+            flash(error.message, "error")
+    else:
+        flash("Choose accept or decline.", "error")
+    return redirect(url_for("library_staff.suggestion_queue"))
