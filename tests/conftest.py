@@ -95,11 +95,26 @@ def make_app(tmp_path: Path, **overrides):
 def app(tmp_path):
     app = make_app(tmp_path)
     with app.app_context():
-        from portal.content import load_content
+        from portal.content import LoadReport, load_jurisdictions, load_pages
 
-        load_content(ROOT / "content")
+        # Pages and jurisdictions are cheap; the `library` fixture loads the resources too.
+        report = LoadReport()
+        load_pages(ROOT / "content", report)
+        load_jurisdictions(ROOT / "content", report)
+        assert not report.errors, report.errors
     yield app
     _empty_database(app)
+
+
+@pytest.fixture
+def library(app):
+    """The default content's resources, loaded through the services (so the index has them)."""
+    with app.app_context():
+        from portal.content import load_content
+
+        report = load_content(ROOT / "content")
+        assert not report.errors, report.errors
+    return app
 
 
 @pytest.fixture

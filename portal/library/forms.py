@@ -8,7 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.library.models import AUDIENCES, TYPES
 
-TYPE_CHOICES = list(TYPES.items())
+TYPE_CHOICES = dict(TYPES)  # WTForms 3.3 wants {value: label} rather than tuples
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -24,14 +24,14 @@ class ResourceForm(FlaskForm):
                             "members-only resources.", validators=[Length(max=2000)])
     body = TextAreaField("Body (Markdown)", validators=[Length(max=500_000)], render_kw={"rows": 18})
     type = SelectField("Type", choices=TYPE_CHOICES)
-    audiences = MultiCheckboxField("Audiences", choices=list(AUDIENCES.items()))
+    audiences = MultiCheckboxField("Audiences", choices=dict(AUDIENCES))
     topics = StringField("Topics", description="Separated by commas, e.g. mental health, dispatch.",
                          validators=[Length(max=800)])
-    jurisdiction = SelectField("Jurisdiction", choices=[("", "None")], validate_choice=False)
+    jurisdiction = SelectField("Jurisdiction", choices={"": "None"}, validate_choice=False)
     external_url = StringField("External link", validators=[Optional(), URL(message="Give a full web address."),
                                                             Length(max=500)])
     author = StringField("Author", validators=[Length(max=200)])
-    access = RadioField("Who can read it", choices=[("public", "Everyone"), ("members", "Members only")],
+    access = RadioField("Who can read it", choices={"public": "Everyone", "members": "Members only"},
                         default="public")
     members_until = DateField("Members-only until", description="Optional early access: on this date the "
                               "resource becomes public by itself.", validators=[Optional()])
@@ -42,8 +42,8 @@ class ResourceForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    action = SelectField("Action", choices=[("review", "Send to review"), ("publish", "Publish"),
-                                            ("unpublish", "Back to draft"), ("archive", "Archive")])
+    action = SelectField("Action", choices={"review": "Send to review", "publish": "Publish",
+                                            "unpublish": "Back to draft", "archive": "Archive"})
     publish_at = DateTimeLocalField("Publish at (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
 
 
@@ -62,7 +62,7 @@ class SuggestionForm(FlaskForm):
 
 
 class DecisionForm(FlaskForm):
-    decision = SelectField("Decision", choices=[("accept", "Accept as a draft"), ("decline", "Decline")])
+    decision = SelectField("Decision", choices={"accept": "Accept as a draft", "decline": "Decline"})
     note = TextAreaField("Note to the member", description="Required when declining; it is mailed to them.",
                          validators=[Length(max=2000)])
 
@@ -70,4 +70,4 @@ class DecisionForm(FlaskForm):
 class AlertPicksForm(FlaskForm):
     wants_alerts = BooleanField("Email me a digest when new resources are published")
     types = MultiCheckboxField("Types", choices=TYPE_CHOICES)
-    topics = MultiCheckboxField("Topics", choices=[], validate_choice=False)
+    topics = MultiCheckboxField("Topics", choices={}, validate_choice=False)

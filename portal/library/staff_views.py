@@ -28,7 +28,7 @@ def _utc(value):
 def _resource_form(resource=None, bound: bool = True) -> ResourceForm:
     """The editor form: bound to the request, or (bound=False) showing the resource as saved."""
     form = ResourceForm() if bound else ResourceForm(formdata=None)
-    form.jurisdiction.choices = [("", "None")] + [(j.slug, j.label) for j in list_jurisdictions()]
+    form.jurisdiction.choices = {"": "None", **{j.slug: j.label for j in list_jurisdictions()}}
     if resource is not None and not (bound and form.is_submitted()):
         form.process(obj=resource, data={})
         form.jurisdiction.data = resource.jurisdiction.slug if resource.jurisdiction else ""

@@ -168,7 +168,7 @@ def alerts_page():
     form = AlertPicksForm(data={"wants_alerts": current_user.wants_alerts, "types": picks["type"],
                                 "topics": picks["topic"]})
     topics = sorted({t for r in services.newest_resources(limit=500) for t in r.topics or []} | set(picks["topic"]))
-    form.topics.choices = [(t, t) for t in topics]
+    form.topics.choices = {t: t for t in topics}
     if form.validate_on_submit():
         try:
             alerts.set_alerts(member=current_user, wants_alerts=form.wants_alerts.data, types=form.types.data or [],
