@@ -33,6 +33,7 @@ db: setup
 
 content: db
 	$(FLASK) content load
+	$(FLASK) search sync
 
 run: content
 	$(FLASK) run --host $(HOST) --port $(PORT)

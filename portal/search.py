@@ -6,29 +6,32 @@ at query time, so scheduling needs no job).
 """
 import os
 import re
+from itertools import islice
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 
-import nh3
 from flask import current_app
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from whoosh import index as whoosh_index
 from whoosh import writing
-from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
+from whoosh.codec.whoosh3 import W3Codec
+from whoosh.analysis import STOP_WORDS, StandardAnalyzer, StemmingAnalyzer
 from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
-from whoosh.highlight import HtmlFormatter, PinpointFragmenter
 from whoosh.index import LockError
+from whoosh.reading import TermNotFound
 from whoosh.qparser import MultifieldParser, QueryParser
 from whoosh.qparser.plugins import FieldsPlugin, RangePlugin, WildcardPlugin
-from whoosh.query import And, Every, NumericRange, Term
+from whoosh.query import And, CompoundQuery, Every, NumericRange, Or, Phrase, Term
 
 from portal.extensions import db
 from portal.library.models import Resource, members_only_now
+from portal.markdown import markdown_to_text
 
+SCHEMA_VERSION = "3"  # bump when _schema() changes: the index is then recreated by rebuild or sync
 MAX_QUERY_CHARS = 256
 MAX_QUERY_WORDS = 16
 WRITE_TIMEOUT = 10.0  # seconds to wait for another process's writer
@@ -36,6 +39,7 @@ FACETS = ("type", "audience", "topic", "jurisdiction", "year")
 SORTS = ("relevance", "newest", "oldest", "title")
 TEXT_FIELDS = ("title", "summary", "content")
 PUBLIC_TEXT_FIELDS = ("title", "summary")
+OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
 
 
 class SearchUnavailable(Exception):
@@ -48,7 +52,8 @@ def _schema() -> Schema:
         id=ID(stored=True, unique=True),
         title=TEXT(analyzer=stem, stored=True, chars=True, field_boost=3.0),
         summary=TEXT(analyzer=stem, stored=True, chars=True, field_boost=2.0),
-        content=TEXT(analyzer=stem, stored=True, chars=True),
+        # Not stored: snippets read the text from the database, which keeps every stored-field read small.
+        content=TEXT(analyzer=stem, chars=True),
         # Unstemmed words for "did you mean": suggestions from stems read as nonsense.
         spell=TEXT(analyzer=StandardAnalyzer(), spelling=True),
         type=ID(stored=True),
@@ -57,7 +62,7 @@ def _schema() -> Schema:
         jurisdiction=ID(stored=True),
         year=ID(stored=True),
         access=ID(stored=True),
-        members_until=NUMERIC(int, stored=True),  # date ordinal, 0 for none
+        members_until=NUMERIC(int, stored=True, sortable=True),  # date ordinal, 0 for none (a column: read per query)
         published=NUMERIC(int, bits=64, stored=True, sortable=True),  # epoch seconds
         title_sort=ID(sortable=True),
         updated=NUMERIC(float, stored=True),  # the row's updated_at: how sync finds stale documents
@@ -75,29 +80,51 @@ def _index_dir() -> str:
     return os.path.abspath(current_app.config["SEARCH_INDEX_DIR"])
 
 
+def _version_file(path: str) -> Path:
+    return Path(path) / "schema-version"
+
+
+def schema_is_current(path: str | None = None) -> bool:
+    path = path or _index_dir()
+    version = _version_file(path)
+    return version.is_file() and version.read_text().strip() == SCHEMA_VERSION
+
+
+def _create(path: str):
+    Path(path).mkdir(parents=True, exist_ok=True)
+    ix = whoosh_index.create_in(path, _schema())
+    _version_file(path).write_text(SCHEMA_VERSION)
+    return ix
+
+
 def open_index(path: str | None = None):
+    """The index at SEARCH_INDEX_DIR, created on first use. An index written by an older schema still opens
+    for writing; `search()` refuses it until `flask search rebuild` (or sync) recreates it."""
     path = path or _index_dir()
     with _indexes_lock:
         ix = _indexes.get(path)
         if ix is None:
-            Path(path).mkdir(parents=True, exist_ok=True)
-            ix = whoosh_index.open_dir(path) if whoosh_index.exists_in(path) else \
-                whoosh_index.create_in(path, _schema())
+            ix = whoosh_index.open_dir(path) if whoosh_index.exists_in(path) else _create(path)
             _indexes[path] = ix
     return ix
 
 
 def _searcher():
-    """A searcher kept for this thread: opening one costs tens of ms, refreshing after a commit ~2 ms."""
+    """A searcher kept for this thread, reopened when the index has changed since it was opened.
+
+    Not Searcher.refresh(): Whoosh-Reloaded's reuse of segment readers keeps segments that are gone and
+    reuses a segment's reader after documents were deleted from it, so unpublished, archived and edited
+    resources stayed findable in their old form."""
     path = _index_dir()
     searchers = getattr(_local, "searchers", None)
     if searchers is None:
         searchers = _local.searchers = {}
     searcher = searchers.get(path)
+    if searcher is not None and (searcher.reader().generation() is None or not searcher.up_to_date()):
+        searcher.close()
+        searcher = None
     if searcher is None:
         searcher = open_index(path).searcher()
-    else:
-        searcher = searcher.refresh()
     searchers[path] = searcher
     return searcher
 
@@ -114,18 +141,28 @@ def forget_index(path: str | None = None) -> None:
 
 # --- documents -------------------------------------------------------------------------
 
+def _writer(**kwargs):
+    """A writer that leaves posting blocks uncompressed: zlib.decompress dominated query time at 10k+
+    resources, and the disk it saves is not worth the CPU on every search."""
+    try:
+        return open_index().writer(timeout=WRITE_TIMEOUT, codec=W3Codec(compression=0), **kwargs)
+    except LockError as exc:
+        raise SearchUnavailable("the search index is locked by another writer") from exc
+
+
 def _epoch(moment: datetime | None) -> int:
     return int(moment.timestamp()) if moment else 0
 
 
 def document_for(resource: Resource) -> dict:
     files_text = "\n\n".join(a.text for a in resource.attachments if a.text)
+    body = markdown_to_text(resource.body)
     published = resource.published_at
     return {
         "id": str(resource.id),
         "title": resource.title,
         "summary": resource.summary,
-        "content": f"{resource.body}\n\n{files_text}" if files_text else resource.body,
+        "content": f"{body}\n\n{files_text}" if files_text else body,
         "spell": f"{resource.title} {resource.summary} {' '.join(resource.topics or [])}",
         "type": resource.type,
         "audience": ",".join(resource.audiences or []),
@@ -158,10 +195,7 @@ def index_resources(resources) -> None:
     resources = list(resources)
     if not resources:
         return
-    try:
-        writer = open_index().writer(timeout=WRITE_TIMEOUT)
-    except LockError as exc:
-        raise SearchUnavailable("the search index is locked by another writer") from exc
+    writer = _writer()
     try:
         for resource in resources:
             if _indexable(resource):
@@ -178,10 +212,7 @@ def remove_resource_ids(ids) -> None:
     ids = [str(i) for i in ids]
     if not ids:
         return
-    try:
-        writer = open_index().writer(timeout=WRITE_TIMEOUT)
-    except LockError as exc:
-        raise SearchUnavailable("the search index is locked by another writer") from exc
+    writer = _writer()
     for resource_id in ids:
         writer.delete_by_term("id", resource_id)
     _commit(writer, many=False)
@@ -202,13 +233,14 @@ def published_count() -> int:
 
 
 def rebuild(progress=None, procs: int | None = None) -> int:
-    """Recreate the index from the database. Readers keep the old one until the final commit."""
+    """Recreate the index from the database. Readers keep the old one until the final commit, except
+    after a schema change, when the folder is recreated first (search answers "unavailable" meanwhile)."""
     procs = procs or min(2, os.cpu_count() or 1)
-    ix = open_index()
-    try:
-        writer = ix.writer(timeout=WRITE_TIMEOUT, procs=procs, limitmb=128, multisegment=procs > 1)
-    except LockError as exc:
-        raise SearchUnavailable("the search index is locked by another writer") from exc
+    if not schema_is_current():
+        forget_index()
+        with _indexes_lock:
+            _indexes[_index_dir()] = _create(_index_dir())
+    writer = _writer(procs=procs, limitmb=128, multisegment=procs > 1)
     count = 0
     try:
         for resource in _published_rows():
@@ -254,6 +286,9 @@ def compare() -> IndexReport:
 
 def sync(progress=None) -> IndexReport:
     """Bring a stale or partly written index up to date (after a crash, or on a second host)."""
+    if not schema_is_current():
+        rebuild(progress)
+        return compare()
     report = compare()
     todo = report.missing + report.stale
     for start in range(0, len(todo), 200):
@@ -276,6 +311,7 @@ class SearchResult:
     snippets: dict[int, Markup]
     suggestion: str | None
     error: str | None = None
+    unavailable: bool = False
 
 
 def _parser(fields, schema):
@@ -295,8 +331,9 @@ def _parse(q: str, fields, schema):
     try:
         return _parser(fields, schema).parse(q)
     except (RecursionError, ValueError, TypeError, IndexError, KeyError, AttributeError):
-        # Whoosh's parser has corners that raise on odd input; fall back to the plain words.
-        words = re.findall(r"\w+", q)
+        # Whoosh's parser has corners that raise on odd input ("NOT NOT NOT"); fall back to the plain words,
+        # lower-cased so that none of them is read as an operator again.
+        words = re.findall(r"\w+", q.lower())
         return _parser(fields, schema).parse(" ".join(words)) if words else None
 
 
@@ -327,57 +364,50 @@ def _facet_cache() -> _FacetCache:
     return cache
 
 
+def _ranking_query(query):
+    """The query used only to order documents already known to match: a phrase is ranked by its words,
+    so its costly position check runs once (in the matching pass), not twice."""
+    if isinstance(query, Phrase):
+        return And([Term(query.fieldname, word, boost=query.boost) for word in query.words])
+    if isinstance(query, CompoundQuery):
+        return query.__class__([_ranking_query(sub) for sub in query.subqueries], boost=query.boost)
+    return query
+
+
 def _docs(searcher, query) -> set[int]:
     return set(searcher.docs_for_query(query)) if query is not None else set()
 
 
-def _hidden_docs(searcher, now: datetime, q_public, matched: set[int], restricted: bool) -> set[int]:
-    """Documents this viewer must not find: scheduled ones, and members-only ones matched only by their body."""
-    hidden = _docs(searcher, NumericRange("published", _epoch(now) + 1, None))
-    if restricted:
-        today = now.date()
-        members = _docs(searcher, Term("access", "members")) & matched
-        if members:
-            stored = {doc: searcher.stored_fields(doc) for doc in members}
-            members_now = {doc for doc, f in stored.items() if members_only_now(
-                "members", date.fromordinal(f["members_until"]) if f["members_until"] else None,
-                today)}
-            if members_now:
-                public_match = _docs(searcher, q_public) if q_public is not None else members_now
-                hidden |= members_now - public_match
-    return hidden
-
-
-def _snippet(hit, fields, highlighter) -> Markup | None:
-    for fieldname in fields:
-        try:
-            fragment = highlighter.highlight_hit(hit, fieldname, top=2)
-        except KeyError:
-            continue
-        if fragment:
-            # Whoosh escapes the text; nh3 makes sure nothing but <mark> survives.
-            return Markup(nh3.clean(fragment, tags={"mark"}, attributes={}))
-    return None
+def _members_only_docs(searcher, now: datetime, among: set[int]) -> set[int]:
+    """Which of these documents are members-only at this moment (early access ends by itself)."""
+    today = now.date()
+    members = _facet_cache().get(searcher, "access").get("members", set()) & among
+    if not members:
+        return set()
+    until = searcher.reader().column_reader("members_until")
+    return {doc for doc in members
+            if members_only_now("members", date.fromordinal(until[doc]) if until[doc] else None, today)}
 
 
 def _suggest(searcher, q: str) -> str | None:
-    words = re.findall(r"[^\W\d_]{3,}", q.lower())
-    if not words:
-        return None
+    """The query with its misspelt words corrected; operators, stop words and everything else kept as typed."""
     corrector = searcher.corrector("spell")
     reader = searcher.reader()
-    changed, out = False, []
-    for word in words:
-        if reader.frequency("spell", word) > 0:
-            out.append(word)
-            continue
-        suggestions = corrector.suggest(word, limit=1, maxdist=2)
-        if suggestions:
-            out.append(suggestions[0])
-            changed = True
-        else:
-            out.append(word)
-    return " ".join(out) if changed else None
+    changed = False
+
+    def correct(match):
+        nonlocal changed
+        word = match.group(0)
+        if word in OPERATORS or word.lower() in STOP_WORDS or reader.frequency("spell", word.lower()) > 0:
+            return word
+        suggestions = corrector.suggest(word.lower(), limit=1, maxdist=2)
+        if not suggestions:
+            return word
+        changed = True
+        return suggestions[0]
+
+    suggestion = re.sub(r"[^\W\d_]{3,}", correct, q)
+    return suggestion if changed else None
 
 
 def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: str = "relevance", page: int = 1,
@@ -386,6 +416,9 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
     """Ranked resource ids, the total, facet counts for the current query, and escaped snippets."""
     now = now or datetime.now(timezone.utc)
     filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
+    open_index()
+    if not schema_is_current():
+        raise SearchUnavailable("the search index was built by an older version: run `flask search rebuild`")
     searcher = _searcher()
     schema = searcher.schema
     q = clean_query(q)
@@ -399,7 +432,15 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
             return SearchResult([], 0, {}, {}, None, error="Type some words to search for.")
 
     matched = set(searcher.reader().all_doc_ids()) if browse else _docs(searcher, query)
-    matched -= _hidden_docs(searcher, now, q_public, matched, restricted=not can_read_members and not browse)
+    if not can_read_members and not browse:
+        # Members-only resources match this viewer on their public fields alone, so that not even the absence
+        # of a word ("quokka NOT secret") tells anything about a body they may not read.
+        public = _docs(searcher, q_public)
+        members_now = _members_only_docs(searcher, now, matched | public)
+        if (public & members_now) - matched:
+            query = Or([query, q_public])  # those match the public fields only: rank them by that
+        matched = (matched - members_now) | (public & members_now)
+    matched -= _docs(searcher, NumericRange("published", _epoch(now) + 1, None))  # scheduled
     if published_after is not None:
         matched &= _docs(searcher, NumericRange("published", _epoch(published_after) + 1, None))
     if exclude_ids:
@@ -422,34 +463,105 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
     if browse and sort == "relevance":
         sort = "newest"
     limit = min(page * per_page, total)
+    ranking = _ranking_query(query)
     sortedby = {"newest": ("published", True), "oldest": ("published", False), "title": ("title_sort", False)}
     if sort == "relevance":
-        results = searcher.search(query, filter=matched, limit=limit, terms=True)
+        results = searcher.search(ranking, filter=matched, limit=limit)
     else:
         field_name, reverse = sortedby[sort]
-        results = searcher.search(query, filter=matched, limit=limit, sortedby=field_name, reverse=reverse,
-                                  terms=not browse)
+        results = searcher.search(ranking, filter=matched, limit=limit, sortedby=field_name, reverse=reverse)
     hits = results[(page - 1) * per_page:limit]
     ids = [int(hit["id"]) for hit in hits]
     found = {}
-    if snippets and not browse:
-        highlighter = results.highlighter
-        highlighter.fragmenter = PinpointFragmenter(maxchars=220, surround=60, autotrim=True)
-        highlighter.formatter = HtmlFormatter(tagname="mark", between=" … ")
-        today = now.date()
-        for hit in hits:
-            until = hit["members_until"]
-            hidden_body = not can_read_members and members_only_now(
-                hit["access"], date.fromordinal(until) if until else None, today)
-            fields = ("summary", "title") if hidden_body else ("content", "summary", "title")
-            snippet = _snippet(hit, fields, highlighter)
-            if snippet:
-                found[int(hit["id"])] = snippet
+    if snippets and not browse and hits:
+        hidden = set() if can_read_members else _members_only_docs(searcher, now, {hit.docnum for hit in hits})
+        found = _snippets(searcher, ranking, [hit.docnum for hit in hits], hidden)
     suggestion = _suggest(searcher, q) if not browse and total < 3 else None
     return SearchResult(ids, total, facets, found, suggestion)
 
 
-def _ids_query(ids):
-    from whoosh.query import Or
+def _content_texts(ids: list[int]) -> dict[int, str]:
+    """The indexed text of these resources, from the database (the index does not store it)."""
+    rows = db.session.scalars(select(Resource).where(Resource.id.in_(ids)).options(selectinload(Resource.attachments)))
+    return {row.id: document_for(row)["content"] for row in rows}
 
+
+SNIPPET_CHARS = 220
+SNIPPET_BEFORE = 60
+
+
+def _spans(searcher, fieldname: str, terms: set[bytes], docnums: list[int]) -> dict[int, list[tuple[int, int]]]:
+    """Character spans of the query's terms in these documents, read from the postings (indexed with chars),
+    so no text is analysed again."""
+    spans: dict[int, list[tuple[int, int]]] = {doc: [] for doc in docnums}
+    ordered = sorted(docnums)
+    for term in terms:
+        try:
+            matcher = searcher.postings(fieldname, term)
+        except TermNotFound:
+            continue
+        for doc in ordered:
+            if not matcher.is_active():
+                break
+            if matcher.id() < doc:
+                matcher.skip_to(doc)
+                if not matcher.is_active():
+                    break
+            if matcher.id() == doc:
+                spans[doc].extend((start, end) for _, start, end in matcher.value_as("characters"))
+    return spans
+
+
+def _window(text: str, spans: list[tuple[int, int]]) -> Markup | None:
+    """Up to two passages around the first matches, escaped, with <mark> around each match."""
+    spans = sorted(s for s in spans if 0 <= s[0] < s[1] <= len(text))
+    if not spans:
+        return None
+    passages, used_until = [], -1
+    for start, _ in spans:
+        if start < used_until or len(passages) == 2:
+            continue
+        begin = max(0, start - SNIPPET_BEFORE)
+        begin = text.rfind(" ", 0, begin) + 1 if begin else 0
+        finish = min(len(text), begin + SNIPPET_CHARS)
+        if finish < len(text):
+            finish = max(text.rfind(" ", begin, finish), start + 1)
+        marked, cursor = [], begin
+        for s_start, s_end in spans:
+            if s_start >= cursor and s_end <= finish:
+                marked += [escape(text[cursor:s_start]), Markup("<mark>"), escape(text[s_start:s_end]),
+                           Markup("</mark>")]
+                cursor = s_end
+        marked.append(escape(text[cursor:finish]))
+        prefix = "… " if begin else ""
+        suffix = " …" if finish < len(text) else ""
+        passages.append(Markup(prefix) + Markup("").join(marked) + Markup(suffix))
+        used_until = finish
+    return Markup(" ").join(passages)
+
+
+def _snippets(searcher, ranking, docnums: list[int], hidden: set[int]) -> dict[int, Markup]:
+    """Highlights for one page of hits; members-only documents the viewer may not read get snippets from
+    their public fields alone."""
+    terms: dict[str, set[bytes]] = {}
+    for fieldname, text in ranking.iter_all_terms():
+        if fieldname in TEXT_FIELDS:
+            terms.setdefault(fieldname, set()).add(text if isinstance(text, bytes) else text.encode("utf-8"))
+    ids = {doc: int(searcher.stored_fields(doc)["id"]) for doc in docnums}
+    texts = _content_texts([ids[doc] for doc in docnums if doc not in hidden])
+    spans = {fieldname: _spans(searcher, fieldname, field_terms, docnums) for fieldname, field_terms in terms.items()}
+    found = {}
+    for doc in docnums:
+        stored = searcher.stored_fields(doc)
+        fields = ("summary", "title") if doc in hidden else ("content", "summary", "title")
+        for fieldname in fields:
+            text = texts.get(ids[doc]) if fieldname == "content" else stored.get(fieldname)
+            snippet = _window(text, spans.get(fieldname, {}).get(doc, [])) if text else None
+            if snippet:
+                found[ids[doc]] = snippet
+                break
+    return found
+
+
+def _ids_query(ids):
     return Or([Term("id", str(i)) for i in ids])

@@ -145,7 +145,7 @@ def create_resource(*, actor, title: str, type: str, slug: str = "", summary: st
                     is_featured: bool = False, published_at: datetime | None = None) -> Resource:
     """A new draft."""
     fields = _clean(dict(title=title, slug=slug, type=type, summary=summary, body=body, audiences=list(audiences),
-                         topics=list(topics), external_url=external_url, author=author, access=access,
+                         topics=topics, external_url=external_url, author=author, access=access,
                          members_until=members_until, is_featured=bool(is_featured), published_at=published_at))
     fields["jurisdiction_id"] = resolve_jurisdiction(jurisdiction)
     resource = Resource(status="draft", created_by_id=actor.id if actor else None)
@@ -160,6 +160,10 @@ def update_resource(resource: Resource, *, actor, **fields) -> Resource:
     fields = _clean(fields)
     if "slug" in fields and not fields["slug"]:
         fields.pop("slug")
+    if "published_at" in fields and fields["published_at"] is None and resource.status == "published":
+        # An empty date keeps the one it was published with; dropping it would hide the resource everywhere
+        # while it still reads "published".
+        fields.pop("published_at")
     return _save(resource, "updated", actor, _apply(resource, fields))
 
 
@@ -254,8 +258,13 @@ class LibraryPage:
 def search_library(*, user, q: str = "", filters: dict | None = None, sort: str = "relevance", page: int = 1,
                    per_page: int = 20, now: datetime | None = None) -> LibraryPage:
     """Search through the index, then load the rows in ranked order."""
-    result = search.search(q=q, filters=filters, sort=sort, page=page, per_page=per_page,
-                           can_read_members=can_read_members(user), now=now)
+    try:
+        result = search.search(q=q, filters=filters, sort=sort, page=page, per_page=per_page,
+                               can_read_members=can_read_members(user), now=now)
+    except search.SearchUnavailable:
+        log.exception("search unavailable")
+        result = search.SearchResult([], 0, {}, {}, None, error="Search is being updated. Please try again in a "
+                                                                 "few minutes.", unavailable=True)
     rows = {r.id: r for r in db.session.scalars(select(Resource).where(Resource.id.in_(result.ids)))} \
         if result.ids else {}
     return LibraryPage([rows[i] for i in result.ids if i in rows], result, page, per_page)

@@ -62,7 +62,7 @@ def search():
         sort_url=lambda sort: url_for("library.search", **_query_params(args, sort=sort)),
         feed_url=url_for("library.search_feed", **params), save_form=EmptyForm(formdata=None), now=utcnow(),
         suggestion_url=url_for("library.search", **_query_params(args, q=library.result.suggestion))
-        if library.result.suggestion else None)
+        if library.result.suggestion else None), 503 if library.result.unavailable else 200
 
 
 @bp.route("/resources/feed.atom")
