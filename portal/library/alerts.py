@@ -10,7 +10,7 @@ from portal import search
 from portal.database import utcnow
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
-from portal.library.models import AlertDelivery, Resource, SavedSearch
+from portal.library.models import AUDIENCES, TYPES, AlertDelivery, Resource, SavedSearch
 from portal.mail import build_message, deliver
 from portal.members.models import Member
 from portal.tokens import make_token, read_token
@@ -35,9 +35,12 @@ def normalize_query(args) -> str:
 
 
 def describe(query_string: str) -> str:
+    """A saved search in words: “crisis”, Type: Program model."""
+    labels = {"type": TYPES, "audience": AUDIENCES}
     parsed = parse_qs(query_string)
     parts = [f"“{parsed['q'][0]}”"] if "q" in parsed else []
-    parts += [f"{key}: {value}" for key in QUERY_KEYS[1:] for value in parsed.get(key, [])]
+    parts += [f"{key.capitalize()}: {labels.get(key, {}).get(value, value)}"
+              for key in QUERY_KEYS[1:] for value in parsed.get(key, [])]
     return ", ".join(parts) or "every new resource"
 
 
