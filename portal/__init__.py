@@ -1,9 +1,11 @@
 """The 12 Million Calls community-of-practice portal."""
+import re
 from pathlib import Path
 
 from flask import Flask, has_request_context, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
@@ -66,8 +68,31 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(import_module(name).bp)
 
 
+# Code points HTML forbids in a document: controls other than whitespace, noncharacters, surrogates.
+# Text a visitor typed is echoed back into forms, so it must not make the page invalid.
+_NOT_IN_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+                          + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
+                          + "]")
+
+
+def html_safe_text(value):
+    """Jinja's finalize: every printed value without the code points HTML forbids."""
+    if isinstance(value, str) and _NOT_IN_HTML.search(value):
+        cleaned = _NOT_IN_HTML.sub("\ufffd", value)
+        return Markup(cleaned) if isinstance(value, Markup) else cleaned
+    return value
+
+
+def single_line(value) -> str:
+    """A one-line input's value as a browser would keep it: line breaks stripped (HTML forbids them there)."""
+    return str(value if value is not None else "").replace("\r", "").replace("\n", "")
+
+
 def register_template_context(app: Flask) -> None:
     from portal.members.forms import EmptyForm
+
+    app.jinja_env.finalize = html_safe_text
+    app.jinja_env.filters["single_line"] = single_line
 
     @app.context_processor
     def inject():

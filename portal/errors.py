@@ -35,7 +35,9 @@ def register_errorhandlers(app: Flask) -> None:
     def http_error(error):
         if error.code is None or error.code < 400:
             return error
-        return render_error(error.code)
+        # A description given to abort() is ours to show; Werkzeug's defaults are not written for readers.
+        custom = error.description if error.description != type(error).description else None
+        return render_error(error.code, custom)
 
     @app.errorhandler(InternalServerError)
     def server_error(error):

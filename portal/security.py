@@ -47,6 +47,9 @@ def access(level: str):
             if not allows(current_user, level):
                 if not current_user.is_authenticated:
                     return redirect(url_for("members.login", next=request.full_path.rstrip("?")))
+                if level == "verified":
+                    abort(403, description="Confirm your email address to open this page: use the link we sent "
+                                           "you, or ask for a new one with the button at the top of the page.")
                 abort(403)
             return view(*args, **kwargs)
 
@@ -70,6 +73,14 @@ def safe_next(target: str | None, default: str = "/") -> str:
 
 def register_security_headers(app: Flask) -> None:
     production = app.config["PORTAL_ENV"] == "production"
+
+    @app.before_request
+    def refuse_nul():
+        # No address or form here has a use for NUL, and PostgreSQL refuses it in any text parameter:
+        # one check here instead of a 500 wherever such text reaches a query.
+        if "\x00" in request.path or any("\x00" in value for source in (request.args, request.form)
+                                         for values in source.listvalues() for value in values):
+            abort(400, description="Remove the NUL characters from what you typed and try again.")
 
     @app.after_request
     def set_headers(response):

@@ -25,8 +25,14 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "a long and unusual passphrase 7"
 
 # Pages rendered by any test, checked once by the Nu HTML Checker at the end of the run.
+_OWN_RENDERED_DIR = not os.environ.get("PORTAL_RENDERED_DIR")
 RENDERED_DIR = Path(os.environ.get("PORTAL_RENDERED_DIR") or tempfile.mkdtemp(prefix="portal-rendered-"))
 os.environ["PORTAL_RENDERED_DIR"] = str(RENDERED_DIR)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _OWN_RENDERED_DIR:
+        shutil.rmtree(RENDERED_DIR, ignore_errors=True)
 
 
 def keep_rendered_page(html: str, label: str) -> None:

@@ -1,8 +1,8 @@
 """New-resource alerts: saved searches and picked topics or types, mailed as a digest, never twice."""
 import logging
+from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
 
-from flask import url_for
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -11,7 +11,7 @@ from portal.database import utcnow
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.library.models import AUDIENCES, TYPES, AlertDelivery, Resource, SavedSearch
-from portal.mail import build_message, deliver
+from portal.mail import build_message, deliver, site_url_for
 from portal.members.models import Member
 from portal.tokens import make_token, read_token
 
@@ -136,7 +136,10 @@ def _due_for(member, now) -> list[Resource]:
         parsed = parse_qs(query_string)
         filters = {key: parsed.get(key, []) for key in QUERY_KEYS[1:]}
         result = search.search(q=parsed.get("q", [""])[0], filters=filters, sort="newest", per_page=50,
-                               can_read_members=member.is_verified, now=now, published_after=member.created_at,
+                               can_read_members=member.is_verified, now=now,
+                               # The index keeps whole seconds: without the margin, a resource published in
+                               # the second the member joined would never be sent.
+                               published_after=member.created_at - timedelta(seconds=1),
                                exclude_ids=sent | set(found), snippets=False)
         found += [i for i in result.ids if i not in found]
     if not found:
@@ -165,11 +168,13 @@ def send_alerts(*, now=None, progress=None) -> int:
         except IntegrityError:
             db.session.rollback()  # another `alerts send` got there first
             continue
-        unsubscribe_url = url_for("library.unsubscribe", token=unsubscribe_token(member), _external=True)
+        # Sent by `flask alerts send`, outside any request: links are built on SITE_URL.
+        unsubscribe_url = site_url_for("library.unsubscribe", token=unsubscribe_token(member))
+        links = {r.id: site_url_for("library.detail", slug=r.slug) for r in resources}
         message = build_message(to=member.email, subject=f"New on 12 Million Calls: {len(resources)} resource"
                                 f"{'' if len(resources) == 1 else 's'}", template="alerts", member=member,
-                                resources=resources, unsubscribe_url=unsubscribe_url,
-                                account_url=url_for("library.alerts_page", _external=True))
+                                resources=resources, links=links, now=now, unsubscribe_url=unsubscribe_url,
+                                account_url=site_url_for("library.alerts_page"))
         message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         deliver(message)

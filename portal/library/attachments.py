@@ -38,6 +38,13 @@ def max_upload_bytes() -> int:
     return int(current_app.config.get("UPLOAD_MAX_BYTES") or 25 * 1024 * 1024)
 
 
+def _size_label(size: int) -> str:
+    """25 MB, 1.5 MB, 512 KB: a limit under a megabyte must not read as "0 MB"."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.3g} MB"
+    return f"{max(1, size // 1024)} KB"
+
+
 def sniff_kind(data: bytes, filename: str) -> str:
     """The file's kind from its bytes (the name's extension must agree). Raises ValidationFailed."""
     extension = Path(filename).suffix.lower().lstrip(".")
@@ -145,7 +152,7 @@ def attach_file(resource: Resource, *, actor, filename: str, data: bytes) -> Att
         raise ValidationFailed("file", "Choose a file to upload.")
     limit = max_upload_bytes()
     if len(data) > limit:
-        raise ValidationFailed("file", f"That file is larger than {limit // (1024 * 1024)} MB.")
+        raise ValidationFailed("file", f"That file is larger than {_size_label(limit)}.")
     filename = _clean_filename(filename)
     kind = sniff_kind(data, filename)
     sha256 = hashlib.sha256(data).hexdigest()

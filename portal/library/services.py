@@ -258,6 +258,7 @@ class LibraryPage:
 def search_library(*, user, q: str = "", filters: dict | None = None, sort: str = "relevance", page: int = 1,
                    per_page: int = 20, now: datetime | None = None) -> LibraryPage:
     """Search through the index, then load the rows in ranked order."""
+    now = now or utcnow()
     try:
         result = search.search(q=q, filters=filters, sort=sort, page=page, per_page=per_page,
                                can_read_members=can_read_members(user), now=now)
@@ -265,6 +266,8 @@ def search_library(*, user, q: str = "", filters: dict | None = None, sort: str 
         log.exception("search unavailable")
         result = search.SearchResult([], 0, {}, {}, None, error="Search is being updated. Please try again in a "
                                                                  "few minutes.", unavailable=True)
-    rows = {r.id: r for r in db.session.scalars(select(Resource).where(Resource.id.in_(result.ids)))} \
+    # The database has the last word: a stale index (a failed write, a second host before its sync) must not
+    # list what is no longer published.
+    rows = {r.id: r for r in db.session.scalars(_visible_query(now).where(Resource.id.in_(result.ids)))} \
         if result.ids else {}
     return LibraryPage([rows[i] for i in result.ids if i in rows], result, page, per_page)

@@ -1,5 +1,4 @@
 """Member suggestions: a verified member proposes a resource; staff accept it as a draft or decline it."""
-from flask import url_for
 from sqlalchemy import select
 
 from portal.audit.services import record_event
@@ -8,7 +7,7 @@ from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.library.models import TYPES, Suggestion
 from portal.library.services import create_resource, slugify
-from portal.mail import send_mail
+from portal.mail import send_mail, site_url_for
 
 
 def submit_suggestion(*, member, title: str, type: str, summary: str = "", external_url: str = "",
@@ -83,5 +82,5 @@ def decline_suggestion(suggestion: Suggestion, *, actor, note: str) -> Suggestio
     if suggestion.member is not None:
         send_mail(to=suggestion.member.email, subject="About the resource you suggested",
                   template="suggestion_declined", member=suggestion.member, suggestion=suggestion,
-                  library_url=url_for("library.search", _external=True))
+                  library_url=site_url_for("library.search"))
     return suggestion

@@ -25,7 +25,8 @@ def _strong_password(email_field: str | None = "email"):
 
 
 def _email_field(label="Email address"):
-    return EmailField(label, validators=[DataRequired("Enter your email address."), Length(max=254),
+    return EmailField(label, validators=[DataRequired("Enter your email address."),
+                                         Length(max=254, message="Use at most 254 characters."),
                                          _no_control_characters],
                       render_kw={"autocomplete": "email"})
 
@@ -42,7 +43,7 @@ class ProfileFields:
     name = _text("Name", 120, required=True, autocomplete="name")
     organisation = _text("Organisation", 200, autocomplete="organization")
     title = _text("Role or title", 120, autocomplete="organization-title")
-    sector = SelectField("Sector", choices=SECTOR_CHOICES,
+    sector = SelectField("Sector", choices=SECTOR_CHOICES, validate_choice=False,  # one message, below
                          validators=[InputRequired("Choose a sector.")])
     jurisdiction = _text("City, county or jurisdiction", 120)
     wants_alerts = BooleanField("Email me when new resources are published")

@@ -1,4 +1,5 @@
 """Membership: sign-up, verification, sign-in, password reset, profile, export, deletion, roles."""
+import hashlib
 from datetime import timedelta
 
 from email_validator import EmailNotValidError, validate_email
@@ -155,8 +156,8 @@ def authenticate(*, email: str, password: str) -> Member | None:
 
 
 def _reset_fingerprint(member: Member) -> str:
-    # Changes when the password does, so each reset link works once.
-    return member.password_hash[-16:]
+    # Changes when the password or the email does, so each reset link works once, for one address.
+    return hashlib.sha256(f"{member.password_hash}|{member.email}".encode()).hexdigest()[:24]
 
 
 def request_password_reset(*, email: str) -> None:
@@ -218,7 +219,12 @@ def request_email_change(member: Member, *, new_email: str, password: str) -> No
         raise ValidationFailed("new_email", "That is already your email address.")
     member.pending_email = new_email
     db.session.commit()
-    # Whether the address is taken is only learnt when the link is opened: no enumeration here.
+    # The answer is the same either way (no enumeration); an address that has an account is told so instead.
+    owner = db.session.scalar(select(Member).where(Member.email == new_email))
+    if owner is not None:
+        send_mail(to=new_email, subject="Someone asked to use your email address", template="email_taken",
+                  member=owner, reset_url=site_url_for("members.reset_request"))
+        return
     _send_verification(member, new_email)
 
 

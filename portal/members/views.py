@@ -1,5 +1,5 @@
 """Membership pages: sign-up, verification, sign-in and out, reset, the account page."""
-from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.exceptions import ValidationFailed
@@ -167,7 +167,9 @@ def change_password():
         except ValidationFailed as error:
             apply_error(form, error)
         else:
-            login_user(member)  # keep this session; the rotated token ends the others
+            # Keep this session (and its "keep me signed in"); the rotated token ends the others.
+            login_user(member, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                       in request.cookies)
             flash("Your password is changed. Other sessions are signed out.", "success")
             return redirect(url_for("members.account"))
     return _account_page(400, password_form=form)
