@@ -6,7 +6,6 @@ at query time, so scheduling needs no job).
 """
 import os
 import re
-from itertools import islice
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone

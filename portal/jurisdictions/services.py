@@ -4,6 +4,7 @@ from sqlalchemy import select
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
+from portal.records import save_by_slug
 
 
 def get_jurisdiction(slug: str) -> Jurisdiction | None:
@@ -18,14 +19,4 @@ def save_jurisdiction(*, slug: str, name: str, state: str = "", summary: str = "
     """Create or update by slug; returns the row and whether anything changed."""
     if not slug or len(slug) > 80 or not name:
         raise ValidationFailed("slug", "A jurisdiction needs a slug (at most 80 characters) and a name.")
-    values = {"name": name, "state": state or "", "summary": summary or ""}
-    jurisdiction = get_jurisdiction(slug)
-    if jurisdiction is not None and all(getattr(jurisdiction, k) == v for k, v in values.items()):
-        return jurisdiction, False
-    if jurisdiction is None:
-        jurisdiction = Jurisdiction(slug=slug)
-        db.session.add(jurisdiction)
-    for key, value in values.items():
-        setattr(jurisdiction, key, value)
-    db.session.commit()
-    return jurisdiction, True
+    return save_by_slug(Jurisdiction, slug, {"name": name, "state": state or "", "summary": summary or ""})
