@@ -825,7 +825,7 @@ def test_admin_cannot_grant_admin_or_change_an_admin(app, member, admin):
     admin_id = member_row(app, admin).id
     _set_role(client, admin_id, "member")
     assert member_row(app, admin).role == "admin"
-    assert client.post(f"/staff/members/999999/role", data={"role": "staff",
+    assert client.post("/staff/members/999999/role", data={"role": "staff",
                                                             "csrf_token": csrf_token(client)}).status_code == 404
 
 
