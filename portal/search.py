@@ -30,7 +30,7 @@ from portal.extensions import db
 from portal.library.models import Resource, members_only_now
 from portal.markdown import markdown_to_text
 
-SCHEMA_VERSION = "3"  # bump when _schema() changes: the index is then recreated by rebuild or sync
+SCHEMA_VERSION = "4"  # bump when _schema() changes: the index is then recreated by rebuild or sync
 MAX_QUERY_CHARS = 256
 MAX_QUERY_WORDS = 16
 WRITE_TIMEOUT = 10.0  # seconds to wait for another process's writer
@@ -48,11 +48,11 @@ class SearchUnavailable(Exception):
 def _schema() -> Schema:
     stem = StemmingAnalyzer(cachesize=50000)
     return Schema(
-        id=ID(stored=True, unique=True),
+        id=ID(stored=True, unique=True, sortable=True),  # a column: ids are read without the stored text
         title=TEXT(analyzer=stem, stored=True, chars=True, field_boost=3.0),
         summary=TEXT(analyzer=stem, stored=True, chars=True, field_boost=2.0),
-        # Not stored: snippets read the text from the database, which keeps every stored-field read small.
-        content=TEXT(analyzer=stem, chars=True),
+        # Stored (as plain text) for snippets: hits' ids come from a column, so only snippets unpack it.
+        content=TEXT(analyzer=stem, stored=True, chars=True),
         # Unstemmed words for "did you mean": suggestions from stems read as nonsense.
         spell=TEXT(analyzer=StandardAnalyzer(), spelling=True),
         type=ID(stored=True),
@@ -337,15 +337,30 @@ def _parse(q: str, fields, schema):
 
 
 class _FacetCache:
-    """Per-searcher sets of document numbers for each facet value (rebuilt when the searcher changes)."""
+    """Per-searcher sets of document numbers for each facet value, and the documents scheduled for later
+    (rebuilt when the searcher changes, that is after a commit)."""
 
     def __init__(self):
         self.searcher = None
         self.values: dict[str, dict[str, set[int]]] = {}
+        self.future: dict[int, int] | None = None
+
+    def _for(self, searcher) -> None:
+        if self.searcher is not searcher:
+            self.searcher, self.values, self.future = searcher, {}, None
+
+    def scheduled(self, searcher, now: datetime) -> set[int]:
+        """Documents whose publish time is still ahead (one range query per searcher, not per search)."""
+        self._for(searcher)
+        if self.future is None:
+            column = searcher.reader().column_reader("published")
+            self.future = {doc: column[doc] for doc in
+                           searcher.docs_for_query(NumericRange("published", _epoch(now) + 1, None))}
+        moment = _epoch(now)
+        return {doc for doc, published in self.future.items() if published > moment}
 
     def get(self, searcher, fieldname: str) -> dict[str, set[int]]:
-        if self.searcher is not searcher:
-            self.searcher, self.values = searcher, {}
+        self._for(searcher)
         if fieldname not in self.values:
             reader = searcher.reader()
             self.values[fieldname] = {
@@ -439,7 +454,7 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
         if (public & members_now) - matched:
             query = Or([query, q_public])  # those match the public fields only: rank them by that
         matched = (matched - members_now) | (public & members_now)
-    matched -= _docs(searcher, NumericRange("published", _epoch(now) + 1, None))  # scheduled
+    matched -= _facet_cache().scheduled(searcher, now)
     if published_after is not None:
         matched &= _docs(searcher, NumericRange("published", _epoch(published_after) + 1, None))
     if exclude_ids:
@@ -470,19 +485,18 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
         field_name, reverse = sortedby[sort]
         results = searcher.search(ranking, filter=matched, limit=limit, sortedby=field_name, reverse=reverse)
     hits = results[(page - 1) * per_page:limit]
-    ids = [int(hit["id"]) for hit in hits]
+    id_column = searcher.reader().column_reader("id")
+    ids = [int(id_column[hit.docnum]) for hit in hits]
     found = {}
     if snippets and not browse and hits:
-        hidden = set() if can_read_members else _members_only_docs(searcher, now, {hit.docnum for hit in hits})
+        hidden = set()
+        if not can_read_members:
+            stale = _members_only_rows(ids, now)
+            hidden = _members_only_docs(searcher, now, {hit.docnum for hit in hits}) | {
+                hit.docnum for hit, resource_id in zip(hits, ids) if resource_id in stale}
         found = _snippets(searcher, ranking, [hit.docnum for hit in hits], hidden)
     suggestion = _suggest(searcher, q) if not browse and total < 3 else None
     return SearchResult(ids, total, facets, found, suggestion)
-
-
-def _content_texts(ids: list[int]) -> dict[int, str]:
-    """The indexed text of these resources, from the database (the index does not store it)."""
-    rows = db.session.scalars(select(Resource).where(Resource.id.in_(ids)).options(selectinload(Resource.attachments)))
-    return {row.id: document_for(row)["content"] for row in rows}
 
 
 SNIPPET_CHARS = 220
@@ -540,26 +554,32 @@ def _window(text: str, spans: list[tuple[int, int]]) -> Markup | None:
 
 
 def _snippets(searcher, ranking, docnums: list[int], hidden: set[int]) -> dict[int, Markup]:
-    """Highlights for one page of hits; members-only documents the viewer may not read get snippets from
+    """Highlights for one page of hits; `hidden` documents (members-only for this viewer) get snippets from
     their public fields alone."""
     terms: dict[str, set[bytes]] = {}
     for fieldname, text in ranking.iter_all_terms():
         if fieldname in TEXT_FIELDS:
             terms.setdefault(fieldname, set()).add(text if isinstance(text, bytes) else text.encode("utf-8"))
-    ids = {doc: int(searcher.stored_fields(doc)["id"]) for doc in docnums}
-    texts = _content_texts([ids[doc] for doc in docnums if doc not in hidden])
     spans = {fieldname: _spans(searcher, fieldname, field_terms, docnums) for fieldname, field_terms in terms.items()}
     found = {}
     for doc in docnums:
         stored = searcher.stored_fields(doc)
         fields = ("summary", "title") if doc in hidden else ("content", "summary", "title")
         for fieldname in fields:
-            text = texts.get(ids[doc]) if fieldname == "content" else stored.get(fieldname)
+            text = stored.get(fieldname)
             snippet = _window(text, spans.get(fieldname, {}).get(doc, [])) if text else None
             if snippet:
-                found[ids[doc]] = snippet
+                found[int(stored["id"])] = snippet
                 break
     return found
+
+
+def _members_only_rows(ids: list[int], now: datetime) -> set[int]:
+    """Which of these resources the database says are members-only now: a stale index (an update that failed
+    before `flask search sync`) must never show a body that has since become members-only."""
+    rows = db.session.execute(select(Resource.id, Resource.access, Resource.members_until)
+                              .where(Resource.id.in_(ids)))
+    return {row.id for row in rows if members_only_now(row.access, row.members_until, now.date())}
 
 
 def _ids_query(ids):
