@@ -32,7 +32,8 @@ from portal.markdown import markdown_to_text
 
 SCHEMA_VERSION = "4"  # bump when _schema() changes: the index is then recreated by rebuild or sync
 MAX_QUERY_CHARS = 256
-MAX_QUERY_WORDS = 16
+MAX_QUERY_WORDS = 10
+MAX_CORRECTIONS = 4  # unknown words looked up for "did you mean", per query
 WRITE_TIMEOUT = 10.0  # seconds to wait for another process's writer
 FACETS = ("type", "audience", "topic", "jurisdiction", "year")
 SORTS = ("relevance", "newest", "oldest", "title")
@@ -352,6 +353,8 @@ class _FacetCache:
     def scheduled(self, searcher, now: datetime) -> set[int]:
         """Documents whose publish time is still ahead (one range query per searcher, not per search)."""
         self._for(searcher)
+        if self.future is None and searcher.doc_count_all() == 0:
+            self.future = {}  # an index never written to has no columns (Whoosh's EmptyReader raises)
         if self.future is None:
             column = searcher.reader().column_reader("published")
             self.future = {doc: column[doc] for doc in
@@ -407,20 +410,33 @@ def _suggest(searcher, q: str) -> str | None:
     """The query with its misspelt words corrected; operators, stop words and everything else kept as typed."""
     corrector = searcher.corrector("spell")
     reader = searcher.reader()
-    changed = False
+    stemmed = searcher.schema["content"].analyzer
+    changed, budget = False, [MAX_CORRECTIONS]
+
+    def known(word: str) -> bool:
+        if reader.frequency("spell", word) > 0:
+            return True
+        stems = [token.text for token in stemmed(word)]
+        return bool(stems) and all(reader.frequency(name, stems[0]) > 0 for name in ("content",))
 
     def correct(match):
         nonlocal changed
         word = match.group(0)
-        if word in OPERATORS or word.lower() in STOP_WORDS or reader.frequency("spell", word.lower()) > 0:
+        # Words of a plausible length only: the Levenshtein automaton's cost grows with the word and distance.
+        if word in OPERATORS or not 3 <= len(word) <= 24 or word.lower() in STOP_WORDS or budget[0] <= 0:
             return word
-        suggestions = corrector.suggest(word.lower(), limit=1, maxdist=2)
+        lowered = word.lower()
+        if known(lowered):
+            return word
+        budget[0] -= 1
+        # The first letter is taken as typed (as most spell checkers do): it prunes the search a lot.
+        suggestions = corrector.suggest(lowered, limit=1, maxdist=1 if len(lowered) < 6 else 2, prefix=1)
         if not suggestions:
             return word
         changed = True
         return suggestions[0]
 
-    suggestion = re.sub(r"[^\W\d_]{3,}", correct, q)
+    suggestion = re.sub(r"[^\W\d_]+", correct, q)
     return suggestion if changed else None
 
 
