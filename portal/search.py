@@ -202,10 +202,11 @@ def index_resources(resources) -> None:
                 writer.update_document(**document_for(resource))
             else:
                 writer.delete_by_term("id", str(resource.id))
+        _commit(writer, many=len(resources) > 50)
     except BaseException:
-        writer.cancel()
+        if not writer.is_closed:
+            writer.cancel()  # releases the lock at once rather than at garbage collection
         raise
-    _commit(writer, many=len(resources) > 50)
 
 
 def remove_resource_ids(ids) -> None:

@@ -6,6 +6,7 @@ from wtforms import (BooleanField, DateField, DateTimeLocalField, RadioField, Se
 from wtforms.validators import URL, DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from portal.forms import no_control_characters, plain_text
 from portal.library.models import AUDIENCES, TYPES
 
 TYPE_CHOICES = dict(TYPES)  # WTForms 3.3 wants {value: label} rather than tuples
@@ -17,20 +18,21 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 class ResourceForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200),
+                                                no_control_characters])
     slug = StringField("Address (slug)", description="Lower-case words joined by hyphens. Left empty, it is made "
-                       "from the title.", validators=[Optional(), Length(max=120)])
+                       "from the title.", validators=[Optional(), Length(max=120), no_control_characters])
     summary = TextAreaField("Summary", description="One or two sentences; everyone sees it, even for "
-                            "members-only resources.", validators=[Length(max=2000)])
-    body = TextAreaField("Body (Markdown)", validators=[Length(max=500_000)], render_kw={"rows": 18})
+                            "members-only resources.", validators=[Length(max=2000), plain_text])
+    body = TextAreaField("Body (Markdown)", validators=[Length(max=500_000), plain_text], render_kw={"rows": 18})
     type = SelectField("Type", choices=TYPE_CHOICES)
     audiences = MultiCheckboxField("Audiences", choices=dict(AUDIENCES))
     topics = StringField("Topics", description="Separated by commas, e.g. mental health, dispatch.",
-                         validators=[Length(max=800)])
+                         validators=[Length(max=800), no_control_characters])
     jurisdiction = SelectField("Jurisdiction", choices={"": "None"}, validate_choice=False)
     external_url = StringField("External link", validators=[Optional(), URL(message="Give a full web address."),
                                                             Length(max=500)])
-    author = StringField("Author", validators=[Length(max=200)])
+    author = StringField("Author", validators=[Length(max=200), no_control_characters])
     access = RadioField("Who can read it", choices={"public": "Everyone", "members": "Members only"},
                         default="public")
     members_until = DateField("Members-only until", description="Optional early access: on this date the "
@@ -52,19 +54,20 @@ class UploadForm(FlaskForm):
 
 
 class SuggestionForm(FlaskForm):
-    title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200)])
+    title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200),
+                                                no_control_characters])
     type = SelectField("Type", choices=TYPE_CHOICES)
-    summary = TextAreaField("What is it, and who is it for?", validators=[Length(max=2000)])
+    summary = TextAreaField("What is it, and who is it for?", validators=[Length(max=2000), plain_text])
     external_url = StringField("Link", validators=[Optional(), URL(message="Give a full web address."),
                                                    Length(max=500)])
-    jurisdiction = StringField("City or county", validators=[Length(max=120)])
-    note = TextAreaField("Anything else staff should know", validators=[Length(max=5000)])
+    jurisdiction = StringField("City or county", validators=[Length(max=120), no_control_characters])
+    note = TextAreaField("Anything else staff should know", validators=[Length(max=5000), plain_text])
 
 
 class DecisionForm(FlaskForm):
     decision = SelectField("Decision", choices={"accept": "Accept as a draft", "decline": "Decline"})
     note = TextAreaField("Note to the member", description="Required when declining; it is mailed to them.",
-                         validators=[Length(max=2000)])
+                         validators=[Length(max=2000), plain_text])
 
 
 class AlertPicksForm(FlaskForm):

@@ -110,7 +110,7 @@ def reindex(resources) -> None:
     """The index follows the database; a failure here leaves it stale, and `flask search sync` repairs it."""
     try:
         search.index_resources(resources)
-    except search.SearchUnavailable:
+    except Exception:  # the row is committed: whatever the index did, the request must not fail now
         log.exception("search index not updated; run `flask search sync`")
 
 

@@ -3,16 +3,12 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from portal.forms import no_control_characters
 from portal.members.models import SECTORS
 from portal.members.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 
 SECTOR_CHOICES = [SelectChoice("", "Choose a sector")] + [SelectChoice(value, label)
                                                           for value, label in SECTORS.items()]
-
-
-def _no_control_characters(form, field):
-    if field.data and any(ord(c) < 32 or ord(c) == 127 for c in field.data):
-        raise ValidationError("Remove the control characters from this field.")
 
 
 def _strong_password(email_field: str | None = "email"):
@@ -27,12 +23,12 @@ def _strong_password(email_field: str | None = "email"):
 def _email_field(label="Email address"):
     return EmailField(label, validators=[DataRequired("Enter your email address."),
                                          Length(max=254, message="Use at most 254 characters."),
-                                         _no_control_characters],
+                                         no_control_characters],
                       render_kw={"autocomplete": "email"})
 
 
 def _text(label, max_length, required=False, autocomplete=None):
-    validators = [Length(max=max_length, message=f"Use at most {max_length} characters."), _no_control_characters]
+    validators = [Length(max=max_length, message=f"Use at most {max_length} characters."), no_control_characters]
     if required:
         validators.insert(0, DataRequired(f"Enter your {label.lower()}."))
     return StringField(label, validators=validators,

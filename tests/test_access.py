@@ -1,0 +1,210 @@
+"""Every route declares who may see it, and each role gets exactly that.
+
+The test walks app.url_map, so a route added by any later blueprint is checked without
+touching this file, unless its URL has an argument not in SAMPLE_ARGUMENTS below: then
+the test fails and asks for a sample value.
+"""
+from datetime import timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from portal.database import utcnow
+from portal.extensions import db, limiter
+from portal.members.models import Member
+from portal.security import LEVELS
+from tests.conftest import PASSWORD, create_member, csrf_token, login
+
+# Lowest to highest: a role holding one level holds every level before it.
+ORDER = ("public", "member", "verified", "staff", "admin")
+
+# role -> (how create_member makes it, the highest level it holds)
+ROLES = {
+    "anonymous": (None, "public"),
+    "unverified member": ({"role": "member", "verified": False}, "member"),
+    "verified member": ({"role": "member", "verified": True}, "verified"),
+    "staff": ({"role": "staff"}, "staff"),
+    "admin": ({"role": "admin"}, "admin"),
+}
+
+# A sample value for every URL argument name any rule uses: a function of the Samples below,
+# which makes real rows (through the services) so that allowed roles reach the view's real work.
+# New routes with a new argument name must add it here; the tests fail and say so until they do.
+SAMPLE_ARGUMENTS = {
+    "token": lambda samples: "not-a-real-token",
+    "member_id": lambda samples: samples.target_member(),
+    "slug": lambda samples: samples.resource()["slug"],
+    "resource_id": lambda samples: samples.resource()["id"],
+    "file_id": lambda samples: samples.attachment(),
+    "saved_id": lambda samples: samples.saved_search(),
+    "suggestion_id": lambda samples: samples.suggestion(),
+}
+
+IGNORED_ENDPOINTS = {"static"}
+SAFE_METHODS = {"HEAD", "OPTIONS"}
+
+
+def _rules(app):
+    return [rule for rule in app.url_map.iter_rules() if rule.endpoint not in IGNORED_ENDPOINTS]
+
+
+class Samples:
+    """Sample URL arguments and the rows behind them, each made once per test."""
+
+    def __init__(self, app):
+        self.app = app
+        self.made = {}
+
+    def __getitem__(self, name):
+        if name not in self.made:
+            self.made[name] = SAMPLE_ARGUMENTS[name](self)
+        return self.made[name]
+
+    def _once(self, key, make):
+        if key not in self.made:
+            with self.app.app_context():
+                self.made[key] = make()
+        return self.made[key]
+
+    def target_member(self) -> int:
+        """A verified member other than the one signed in."""
+        return self._once("_target", lambda: create_member(self.app, email="target@example.org",
+                                                           name="Tara Target"))
+
+    def resource(self) -> dict:
+        def make():
+            from portal.library import services
+
+            resource = services.create_resource(actor=None, title="Access test toolkit", type="toolkit",
+                                                body="A public resource.")
+            services.change_status(resource, action="publish", actor=None,
+                                   publish_at=utcnow() - timedelta(minutes=5))
+            return {"id": resource.id, "slug": resource.slug}
+        return self._once("_resource", make)
+
+    def attachment(self) -> int:
+        def make():
+            from portal.library import attachments, services
+
+            resource = services.get_resource(self.resource()["id"])
+            return attachments.attach_file(resource, actor=None, filename="calls.csv",
+                                           data=b"call_type,count\nwelfare check,12\n").id
+        return self._once("_attachment", make)
+
+    def saved_search(self) -> int:
+        def make():
+            from portal.library import alerts
+
+            return alerts.save_search(member=db.session.get(Member, self.target_member()),
+                                      args={"q": ["dispatch"]}).id
+        return self._once("_saved", make)
+
+    def suggestion(self) -> int:
+        def make():
+            from portal.library import suggestions
+
+            return suggestions.submit_suggestion(member=db.session.get(Member, self.target_member()),
+                                                 title="A suggested toolkit", type="toolkit").id
+        return self._once("_suggestion", make)
+
+
+def sample_path(samples: Samples, rule) -> str:
+    unknown = sorted(set(rule.arguments) - set(SAMPLE_ARGUMENTS))
+    assert not unknown, (
+        f"route {rule.rule} ({rule.endpoint}) has URL argument(s) {unknown} with no sample value: "
+        f"add them to SAMPLE_ARGUMENTS in tests/test_access.py")
+    values = {name: samples[name] for name in rule.arguments}
+    built = rule.build(values, append_unknown=False)
+    assert built is not None, f"cannot build {rule.rule} from {values}: fix its sample values"
+    return built[1]
+
+
+def _method(rule) -> str:
+    methods = set(rule.methods) - SAFE_METHODS
+    if "GET" in methods:
+        return "GET"
+    if "POST" in methods:
+        return "POST"
+    assert methods, f"route {rule.rule} accepts no method"
+    return sorted(methods)[0]
+
+
+def _login_redirect(response) -> bool:
+    return 300 <= response.status_code < 400 and \
+        urlsplit(response.headers.get("Location", "")).path == "/login"
+
+
+def test_every_endpoint_declares_an_access_level(app):
+    assert set(LEVELS) == set(ORDER), "a new access level: teach ORDER and ROLES in tests/test_access.py about it"
+    missing = []
+    for rule in _rules(app):
+        view = app.view_functions.get(rule.endpoint)
+        level = getattr(view, "access_level", None)
+        if level not in LEVELS:
+            missing.append(f"{rule.rule} ({rule.endpoint}): access_level={level!r}")
+    assert not missing, "routes without portal.security.access(level):\n" + "\n".join(missing)
+
+
+def test_every_url_argument_has_a_sample_value(app):
+    samples = Samples(app)
+    for rule in _rules(app):
+        sample_path(samples, rule)
+
+
+def _session_for(app, role):
+    """A client signed in as the role, the session cookie to restore before each request, and a CSRF token."""
+    client = app.test_client()
+    how, _ = ROLES[role]
+    if how is not None:
+        email = f"{role.replace(' ', '-')}@example.org"
+        create_member(app, email=email, name=f"Test {role}", **how)
+        login(client, email, PASSWORD)
+    token = csrf_token(client)
+    cookie_name = app.config["SESSION_COOKIE_NAME"]
+    cookie = client.get_cookie(cookie_name)
+    assert cookie is not None, "no session cookie after reading the CSRF token"
+    return client, cookie_name, cookie.value, token
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_each_role_gets_exactly_its_access(app, role):
+    samples = Samples(app)
+    client, cookie_name, cookie_value, token = _session_for(app, role)
+    held = ORDER.index(ROLES[role][1])
+    failures = []
+    for rule in _rules(app):
+        level = app.view_functions[rule.endpoint].access_level
+        allowed = ORDER.index(level) <= held
+        path = sample_path(samples, rule)
+        method = _method(rule)
+        # Every request starts from the same signed-in session (a POST to /logout must not
+        # sign out the rest of the walk) and from empty rate-limit counters.
+        client.set_cookie(cookie_name, cookie_value)
+        with app.app_context():
+            limiter.reset()
+        if method == "GET":
+            response = client.get(path)
+        else:
+            response = client.open(path, method=method, data={"csrf_token": token},
+                                   headers={"X-CSRFToken": token})
+        response.close()  # a file download streams from an open file
+        status = response.status_code
+        where = f"{method} {path} ({rule.endpoint}, level {level!r}) as {role}: {status}"
+        if status >= 500:
+            failures.append(f"{where}: server error")
+        elif allowed:
+            if status == 403 or _login_redirect(response):
+                failures.append(f"{where}: refused, but {role} holds {level!r} "
+                                f"(Location: {response.headers.get('Location')})")
+        elif role == "anonymous":
+            if path.startswith("/api/") and status == 401:
+                continue  # a JSON API answers 401 rather than redirecting to an HTML sign-in page
+            if not _login_redirect(response):
+                failures.append(f"{where}: expected a redirect to /login (Location: {response.headers.get('Location')})")
+            else:
+                query = parse_qs(urlsplit(response.headers["Location"]).query)
+                if query.get("next") != [path]:
+                    failures.append(f"{where}: sign-in redirect should carry next={path!r}, got {query.get('next')}")
+        elif status != 403:
+            failures.append(f"{where}: expected 403 (Location: {response.headers.get('Location')})")
+    assert not failures, f"{len(failures)} access problem(s):\n" + "\n".join(failures)

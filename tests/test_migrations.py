@@ -1,0 +1,191 @@
+"""Migrations build the schema the models describe, both ways, and `make run`'s path works.
+
+Each test starts from an empty database of its own: a SQLite file, and (when
+TEST_DATABASE_URL is set) a throwaway PostgreSQL database created next to the test one.
+"""
+import logging
+import os
+import re
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, make_url, text
+from sqlalchemy.pool import NullPool
+
+from portal import create_app
+from portal.extensions import db
+from tests.conftest import IN_CI, ROOT, TEST_DATABASE_URL
+
+MIGRATIONS = str(ROOT / "migrations")
+BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
+
+
+@contextmanager
+def _throwaway_postgres_database():
+    """A new, empty database on TEST_DATABASE_URL's server, dropped afterwards."""
+    server = make_url(TEST_DATABASE_URL)
+    name = f"portal_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001  (the role may lack CREATEDB on a developer's server)
+        admin.dispose()
+        if IN_CI:
+            raise
+        pytest.skip(f"cannot create a throwaway database on TEST_DATABASE_URL's server: {error}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def empty_database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'migrations.db'}"
+    else:
+        with _throwaway_postgres_database() as url:
+            yield url
+
+
+@contextmanager
+def _logging_kept():
+    """Alembic's env.py runs logging.config.fileConfig, which disables every logger it does not
+    name and replaces the root handlers (pytest's capture among them); put all of that back."""
+    root = logging.getLogger()
+    saved_root = (root.level, list(root.handlers))
+    saved = {name: (logger.disabled, logger.level, list(logger.handlers), logger.propagate)
+             for name, logger in logging.Logger.manager.loggerDict.items() if isinstance(logger, logging.Logger)}
+    try:
+        yield
+    finally:
+        root.setLevel(saved_root[0])
+        root.handlers[:] = saved_root[1]
+        for name, logger in logging.Logger.manager.loggerDict.items():
+            if not isinstance(logger, logging.Logger):
+                continue
+            if name in saved:
+                logger.disabled, level, handlers, logger.propagate = saved[name]
+                logger.setLevel(level)
+                logger.handlers[:] = handlers
+            else:
+                logger.disabled = False
+
+
+@pytest.fixture
+def migration_app(tmp_path, empty_database_url):
+    app = create_app({
+        "PORTAL_INSTANCE_PATH": tmp_path / "instance",
+        "SQLALCHEMY_DATABASE_URI": empty_database_url,
+        "SEARCH_INDEX_DIR": str(tmp_path / "search"),
+        "UPLOAD_DIR": str(tmp_path / "uploads"),
+        "MAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "MAIL_SERVER": None,
+        "TESTING": True,
+    })
+    yield app
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+
+
+def _migrate(app, step, revision):
+    with app.app_context(), _logging_kept():
+        step(directory=MIGRATIONS, revision=revision)
+        db.session.remove()
+
+
+def _differences(app) -> list:
+    """What autogenerate would write for this database: empty when models and migrations agree."""
+    options = app.extensions["migrate"].configure_args
+    with app.app_context(), db.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={
+            "compare_type": options.get("compare_type", True),
+            "compare_server_default": options.get("compare_server_default", False),
+        })
+        return compare_metadata(context, db.metadata)
+
+
+def _describe(difference) -> str:
+    """('add_table', Table(...)) -> 'add_table jurisdictions'; column changes come as lists of tuples."""
+    if isinstance(difference, list):
+        return "; ".join(_describe(item) for item in difference)
+    operation, *details = difference
+    names = [getattr(item, "name", None) or (item if isinstance(item, str) else None) for item in details]
+    return " ".join([operation, *(str(name) for name in names if name)])
+
+
+def assert_models_match_migrations(app):
+    differences = [_describe(item) for item in _differences(app)]
+    message = "models and migrations disagree; autogenerate a migration (`flask db migrate`) and read it"
+    assert not differences, message + ":\n  " + "\n  ".join(differences)
+
+
+def _tables(app) -> set[str]:
+    with app.app_context():
+        return set(inspect(db.engine).get_table_names())
+
+
+def test_migrations_build_exactly_the_schema_the_models_describe(migration_app):
+    assert _tables(migration_app) == set()
+
+    _migrate(migration_app, upgrade, "head")
+
+    assert "alembic_version" in _tables(migration_app)
+    assert_models_match_migrations(migration_app)
+
+
+def test_migrations_downgrade_to_base_and_upgrade_again(migration_app):
+    _migrate(migration_app, upgrade, "head")
+
+    _migrate(migration_app, downgrade, "base")
+    assert _tables(migration_app) <= {"alembic_version"}
+
+    _migrate(migration_app, upgrade, "head")
+    assert_models_match_migrations(migration_app)
+
+
+def _flask(tmp_path, database_url, *args):
+    """`flask --app app ...` in a fresh process, as `make run` calls it."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MAIL_", "PORTAL_", "SECRET_KEY", "DATABASE_URL", "SEARCH_INDEX_DIR",
+                                  "UPLOAD_DIR", "CONTENT_DIR", "FLASK_"))}
+    env["PORTAL_INSTANCE_PATH"] = str(tmp_path / "instance")
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "app", *args], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stdout
+
+
+def _counts(output: str) -> tuple[int, int]:
+    match = re.search(r"(\d+) created or updated, (\d+) unchanged", output)
+    assert match, output
+    return int(match.group(1)), int(match.group(2))
+
+
+def test_make_run_path_upgrades_and_loads_content_idempotently(tmp_path, empty_database_url):
+    # On SQLite leave DATABASE_URL unset: `make run` uses the embedded default under the instance folder.
+    database_url = None if empty_database_url.startswith("sqlite") else empty_database_url
+
+    _flask(tmp_path, database_url, "db", "upgrade")
+    created, unchanged = _counts(_flask(tmp_path, database_url, "content", "load"))
+    assert created > 0 and unchanged == 0
+
+    # Running `make run` again: the upgrade is a no-op and the content is already there.
+    _flask(tmp_path, database_url, "db", "upgrade")
+    assert _counts(_flask(tmp_path, database_url, "content", "load")) == (0, created)
+
+    if database_url is None:
+        assert (tmp_path / "instance" / "portal.db").is_file()
