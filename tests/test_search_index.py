@@ -1,0 +1,390 @@
+"""The search index follows the database: rebuild, check and sync; crashes mid-write; two writers; content loads."""
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+
+import pytest
+from sqlalchemy import func, select, update
+
+from portal import search
+from portal.audit.models import AuditEvent
+from portal.extensions import db
+from portal.library import services
+from portal.library.models import Attachment, Resource, ResourceRevision
+from tests.conftest import ROOT
+from tests.library_helpers import found_ids, indexed_ids, make_resource, pdf_bytes
+
+
+def cli(runner, *args):
+    return runner.invoke(args=list(args))
+
+
+def check(runner):
+    return cli(runner, "search", "check")
+
+
+@pytest.fixture
+def shelf(app):
+    ids = [make_resource(app, title=f"Published wombat {n}", slug=f"wombat-{n}") for n in range(3)]
+    make_resource(app, title="Draft wombat", slug="draft-wombat", status="draft")
+    return ids
+
+
+def test_rebuild_recreates_the_index_from_the_database(app, runner, shelf):
+    with app.app_context():
+        search.forget_index()
+    index_dir = app.config["SEARCH_INDEX_DIR"]
+    for name in os.listdir(index_dir):
+        if not name.startswith("."):
+            os.remove(os.path.join(index_dir, name))
+    result = cli(runner, "search", "rebuild")
+    assert result.exit_code == 0, result.output
+    assert "Indexed 3 published resources." in result.output
+    assert indexed_ids(app) == set(shelf)
+    assert sorted(found_ids(app, "wombat")) == sorted(shelf)
+    assert check(runner).exit_code == 0
+    # Over an existing index, a rebuild replaces it all at once.
+    result = cli(runner, "search", "rebuild")
+    assert "Indexed 3 published resources." in result.output
+    assert indexed_ids(app) == set(shelf) and check(runner).exit_code == 0
+
+
+def test_check_reports_differences_and_sync_repairs_them(app, runner, shelf):
+    result = check(runner)
+    assert result.exit_code == 0 and "The index matches the database." in result.output
+    missing, stale, _ = shelf
+    with app.app_context():
+        writer = search.open_index().writer()
+        writer.delete_by_term("id", str(missing))  # behind the database's back
+        writer.add_document(id="99999", title="Ghost wombat", summary="", content="", type="guide",
+                            access="public", published=1, members_until=0, updated=0.0)
+        writer.commit()
+        # A row changed without its document (as on a second host before its sync).
+        db.session.execute(update(Resource).where(Resource.id == stale)
+                           .values(title="Renamed kangaroo", updated_at=datetime.now(timezone.utc)))
+        db.session.commit()
+
+    result = check(runner)
+    assert result.exit_code != 0
+    assert f"missing: 1 (ids {missing})" in result.output
+    assert f"stale: 1 (ids {stale})" in result.output
+    assert "orphaned: 1 (ids 99999)" in result.output
+    assert "run `flask search sync`" in result.output
+    assert found_ids(app, "kangaroo") == []
+
+    result = cli(runner, "search", "sync")
+    assert result.exit_code == 0, result.output
+    assert "Added 1, updated 1, removed 1." in result.output
+    assert check(runner).exit_code == 0
+    assert indexed_ids(app) == set(shelf)
+    assert found_ids(app, "kangaroo") == [stale]
+    assert found_ids(app, "ghost") == []
+
+
+def locked(resources):
+    raise search.SearchUnavailable("the index is locked")
+
+
+def test_a_stale_index_never_lists_an_unpublished_resource(app, client, shelf, monkeypatch):
+    monkeypatch.setattr(search, "index_resources", locked)
+    with app.app_context():
+        services.change_status(services.get_resource(shelf[0]), action="unpublish", actor=None)
+    assert shelf[0] in found_ids(app, "wombat")  # the index has not heard of it yet
+    html = client.get("/resources?q=wombat").get_data(as_text=True)
+    assert "Published wombat 0" not in html and "Published wombat 1" in html
+    monkeypatch.undo()
+    with app.app_context():
+        assert search.sync().orphaned == [shelf[0]]
+    assert shelf[0] not in found_ids(app, "wombat")
+
+
+def test_a_stale_index_never_shows_a_body_that_became_members_only(app, client, monkeypatch):
+    body = "Public words about sassafras roots."
+    resource_id = make_resource(app, title="Sassafras notes", body=body)
+    monkeypatch.setattr(search, "index_resources", locked)
+    with app.app_context():
+        services.update_resource(services.get_resource(resource_id), actor=None, access="members")
+    html = client.get("/resources?q=sassafras+roots").get_data(as_text=True)
+    assert "Sassafras notes" in html  # the index still has it as public
+    assert "Public words" not in html and "<mark>roots</mark>" not in html
+    monkeypatch.undo()
+    with app.app_context():
+        assert search.sync().stale == [resource_id]
+    assert "Sassafras notes" not in client.get("/resources?q=sassafras+roots").get_data(as_text=True)
+    html = client.get("/resources?q=sassafras").get_data(as_text=True)
+    assert "Sassafras notes" in html and "Public words" not in html
+
+
+# --- crashes and concurrent writers -------------------------------------------------------------
+
+def _env(app) -> dict:
+    env = dict(os.environ)
+    env.update({
+        "PORTAL_INSTANCE_PATH": str(app.instance_path),
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "SEARCH_INDEX_DIR": app.config["SEARCH_INDEX_DIR"],
+        "UPLOAD_DIR": app.config["UPLOAD_DIR"],
+        "MAIL_OUTBOX_DIR": app.config["MAIL_OUTBOX_DIR"],
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "SITE_URL": "http://localhost",
+        "PYTHONPATH": str(ROOT),
+    })
+    env.pop("MAIL_SERVER", None)
+    return env
+
+
+@contextmanager
+def _python(app, code: str):
+    """Another process running this code against the same database and index; killed if the test fails."""
+    process = subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], env=_env(app), cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+CRASH = """
+    import os, signal, sys
+    from portal import create_app, search
+    from portal.library import services
+
+    app = create_app()
+    with app.app_context():
+        def dying_index(resources):
+            writer = search.open_index().writer(timeout=10)
+            for resource in resources:
+                writer.update_document(**search.document_for(resource))
+            for n in range(300):  # enough to put segment files on disk
+                writer.add_document(id=str(100000 + n), title=f"ghost {n}", content="ghost words " * 300)
+            print("writing", flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)  # before the commit
+
+        search.index_resources = dying_index
+        services.change_status(services.get_resource_by_slug("crash-wombat"), action="publish", actor=None)
+        print("not reached", flush=True)
+"""
+
+
+def test_a_process_killed_mid_write_is_repaired_by_sync(app, runner, shelf):
+    crashed = make_resource(app, title="Crash wombat", slug="crash-wombat", status="draft")
+    index_dir = app.config["SEARCH_INDEX_DIR"]
+    before = set(os.listdir(index_dir))
+    with _python(app, CRASH) as process:
+        out, err = process.communicate(timeout=120)
+    assert process.returncode == -signal.SIGKILL, err
+    assert out.strip() == "writing"
+    with app.app_context():
+        db.session.expire_all()
+        assert services.get_resource(crashed).status == "published"  # the database committed first
+    leftovers = set(os.listdir(index_dir)) - before
+    assert leftovers  # the dead writer left half-written files behind
+
+    result = check(runner)
+    assert result.exit_code != 0 and f"missing: 1 (ids {crashed})" in result.output
+    assert found_ids(app, "crash") == [] and found_ids(app, "ghost") == []
+
+    result = cli(runner, "search", "sync")
+    assert result.exit_code == 0, result.output
+    assert "Added 1, updated 0, removed 0." in result.output
+    assert not leftovers & set(os.listdir(index_dir))  # and the next commit cleared them away
+    assert check(runner).exit_code == 0
+    assert indexed_ids(app) == set(shelf) | {crashed}
+    assert found_ids(app, "crash") == [crashed] and found_ids(app, "ghost") == []
+
+    # The lock died with the process: the next publish writes normally, and a freshly opened index agrees.
+    later = make_resource(app, title="Later wombat", slug="later-wombat")
+    assert found_ids(app, "later") == [later]
+    with app.app_context():
+        search.forget_index()
+        assert search.compare().ok
+
+
+SECOND_WRITER = """
+    from portal import create_app, search
+    from portal.library import services
+    from whoosh.index import LockError
+
+    app = create_app()
+    with app.app_context():
+        try:
+            search.open_index().writer(timeout=0).cancel()
+            print("free", flush=True)
+        except LockError:
+            print("locked", flush=True)
+        services.change_status(services.get_resource_by_slug("second-wombat"), action="publish", actor=None)
+        print("published", flush=True)
+"""
+
+
+def test_two_writers_at_once_both_land(app, runner, shelf, monkeypatch):
+    # The first resource reaches the database but not the index: the held writer below indexes it.
+    monkeypatch.setattr(search, "index_resources", lambda resources: None)
+    first = make_resource(app, title="First kangaroo", slug="first-kangaroo")
+    monkeypatch.undo()
+    second = make_resource(app, title="Second wombat", slug="second-wombat", status="draft")
+
+    with app.app_context():
+        writer = search.open_index().writer(timeout=5)
+        writer.update_document(**search.document_for(services.get_resource(first)))
+        with _python(app, SECOND_WRITER) as process:
+            try:
+                assert process.stdout.readline().strip() == "locked"
+                time.sleep(0.5)  # let it reach its own writer, which waits for the lock
+            finally:
+                writer.commit()
+            out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    assert out.strip() == "published"
+    assert found_ids(app, "kangaroo") == [first]
+    assert found_ids(app, "second") == [second]
+    assert check(runner).exit_code == 0
+
+
+# --- content loads ---------------------------------------------------------------------------
+
+def _totals(app):
+    with app.app_context():
+        return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
+                for model in (Resource, ResourceRevision, Attachment, AuditEvent)}
+
+
+def test_loading_the_default_content_twice_changes_nothing(library, runner):
+    before = _totals(library)
+    with library.app_context():
+        generation = search.open_index().latest_generation()
+        updated = dict(db.session.execute(select(Resource.slug, Resource.updated_at)).all())
+    result = cli(runner, "content", "load")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("0 created or updated,")
+    assert _totals(library) == before
+    with library.app_context():
+        assert search.open_index().latest_generation() == generation
+        assert dict(db.session.execute(select(Resource.slug, Resource.updated_at)).all()) == updated
+        assert search.compare().ok
+        assert before["Resource"] == len(list((ROOT / "content" / "resources").glob("*.md")))
+        assert before["Attachment"] >= 1
+
+
+RESOURCE_FILE = """\
+---
+title: "Owl patrol: a program model"
+slug: owl-patrol
+type: program_model
+audiences: [officials, practitioners]
+topics: [night shifts, Dispatch]
+jurisdiction: denver
+access: members
+members_until: {until}
+status: published
+published: 2024-02-29
+summary: A made-up program model for testing the loader.
+files: [files/owl-appendix.pdf]
+---
+## How it works
+
+Night crews answer **nocturnal** calls.
+"""
+
+UNDATED_FILE = """\
+---
+title: Undated heron memo
+type: policy
+status: published
+summary: Published without a date.
+---
+Herons.
+"""
+
+DRAFT_FILE = """\
+---
+title: Draft egret notes
+slug: egret-notes
+type: research
+audiences: officials, researchers
+status: draft
+---
+Egrets.
+"""
+
+FUTURE_FILE = """\
+---
+title: Future ibis release
+type: guide
+published: 2099-01-01
+summary: Scheduled by its date.
+---
+Ibis.
+"""
+
+BROKEN_FILE = """\
+---
+title: Broken
+type: novel
+---
+"""
+
+
+def test_a_custom_folder_in_the_documented_format_loads(app, runner, tmp_path):
+    folder = tmp_path / "bulk"
+    (folder / "resources" / "files").mkdir(parents=True)
+    until = date(2030, 1, 31)
+    (folder / "resources" / "owl-patrol.md").write_text(RESOURCE_FILE.format(until=until.isoformat()))
+    (folder / "resources" / "undated-heron.md").write_text(UNDATED_FILE)
+    (folder / "resources" / "egret.md").write_text(DRAFT_FILE)
+    (folder / "resources" / "future-ibis.md").write_text(FUTURE_FILE)
+    (folder / "resources" / "files" / "owl-appendix.pdf").write_bytes(pdf_bytes("The barnacle appendix."))
+
+    result = cli(runner, "content", "load", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("4 created or updated, 0 unchanged.")
+    with app.app_context():
+        owl = services.get_resource_by_slug("owl-patrol")
+        assert (owl.title, owl.type, owl.access, owl.members_until, owl.status) == \
+            ("Owl patrol: a program model", "program_model", "members", until, "published")
+        assert owl.audiences == ["officials", "practitioners"] and owl.topics == ["night shifts", "dispatch"]
+        assert owl.jurisdiction.slug == "denver"
+        assert owl.published_at == datetime(2024, 2, 29, 12, 0, tzinfo=timezone.utc)
+        assert owl.summary == "A made-up program model for testing the loader."
+        assert "**nocturnal**" in owl.body
+        assert [(a.filename, a.kind) for a in owl.attachments] == [("owl-appendix.pdf", "pdf")]
+        heron = services.get_resource_by_slug("undated-heron")  # the slug defaults to the file name
+        assert heron.status == "published" and heron.published_at is not None
+        egret = services.get_resource_by_slug("egret-notes")
+        assert egret.status == "draft" and egret.audiences == ["officials", "researchers"]
+    assert found_ids(app, "barnacle", can_read_members=True) == [owl.id]  # the PDF's text, through the services
+    assert found_ids(app, "barnacle") == []  # members-only body and files
+    assert found_ids(app, "heron") == [heron.id] and found_ids(app, "egret") == []
+    with app.app_context():
+        ibis = services.get_resource_by_slug("future-ibis")  # status defaults to published; the date schedules it
+        assert ibis.status == "published" and ibis.published_at == datetime(2099, 1, 1, 12, tzinfo=timezone.utc)
+    assert found_ids(app, "ibis") == []
+    assert found_ids(app, "ibis", now=datetime(2099, 1, 2, tzinfo=timezone.utc)) == [ibis.id]
+
+    before = _totals(app)
+    result = cli(runner, "content", "load", str(folder))
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("0 created or updated, 4 unchanged.")
+    assert _totals(app) == before
+    assert found_ids(app, "heron") == [heron.id]
+
+    (folder / "resources" / "broken.md").write_text(BROKEN_FILE)
+    result = cli(runner, "content", "load", str(folder))
+    assert result.exit_code != 0
+    assert "broken.md: Choose a resource type from the list." in result.output
+    assert "1 file(s) could not be loaded." in result.output
+    with app.app_context():
+        assert services.get_resource_by_slug("broken") is None
+
+
+def test_loading_a_folder_that_does_not_exist_fails_cleanly(runner, tmp_path):
+    result = cli(runner, "content", "load", str(tmp_path / "nowhere"))
+    assert result.exit_code != 0
+    assert "is not a folder" in result.output
