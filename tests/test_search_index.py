@@ -388,3 +388,18 @@ def test_loading_a_folder_that_does_not_exist_fails_cleanly(runner, tmp_path):
     result = cli(runner, "content", "load", str(tmp_path / "nowhere"))
     assert result.exit_code != 0
     assert "is not a folder" in result.output
+
+
+def test_one_searcher_follows_many_small_commits_and_merges(app):
+    """The per-thread searcher reuses unchanged segment readers: across twenty commits (a merge among them),
+    unpublished documents disappear, edits show, and nothing merged away lingers."""
+    ids = [make_resource(app, title=f"Numbat report {n}", body=f"numbat fieldnote {n}") for n in range(16)]
+    assert sorted(found_ids(app, "numbat")) == sorted(ids)
+    with app.app_context():
+        for resource_id in ids[:4]:
+            services.change_status(services.get_resource(resource_id), action="unpublish", actor=None)
+        services.update_resource(services.get_resource(ids[5]), actor=None, title="Quokka report")
+        assert len(list(search.current_searcher().reader().leaf_readers())) <= 13  # small segments get merged
+    assert sorted(found_ids(app, "numbat")) == sorted(ids[4:])
+    assert found_ids(app, "quokka") == [ids[5]]
+    assert indexed_ids(app) == set(ids[4:])

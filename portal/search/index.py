@@ -1,4 +1,5 @@
 """The index: schema, opening it, one searcher per thread, writing documents after commits, rebuild and sync."""
+import copy
 import os
 import threading
 from dataclasses import dataclass, field
@@ -14,6 +15,8 @@ from whoosh.analysis import StandardAnalyzer, StemmingAnalyzer
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.fields import ID, KEYWORD, NUMERIC, TEXT, Schema
 from whoosh.index import LockError
+from whoosh.reading import EmptyReader, MultiReader, SegmentReader
+from whoosh.searching import Searcher
 
 from portal.extensions import db
 from portal.library.models import Resource
@@ -91,23 +94,52 @@ def open_index(path: str | None = None):
     return ix
 
 
-def current_searcher():
-    """A searcher kept for this thread, reopened when the index has changed since it was opened.
+def _reader(ix, previous=None):
+    """A reader over the index's current segments, reusing what `previous` already opened.
 
-    Not Searcher.refresh(): Whoosh-Reloaded's reuse of segment readers keeps segments that are gone and
-    reuses a segment's reader after documents were deleted from it, so unpublished, archived and edited
-    resources stayed findable in their old form."""
+    Opening a large segment costs hundreds of milliseconds, so unchanged segments keep their reader.
+    Whoosh's own reuse (Searcher.refresh) cannot be used: it carries over segments that were merged
+    away and keeps a segment's old deletions, so unpublished or edited resources stayed findable. Here
+    a segment whose deletions grew gets a copy of its reader that shares the open files and sees the
+    new deletions (segments are immutable apart from their deletion set, which only grows)."""
+    info = ix._read_toc()
+    old = {}
+    if previous is not None:
+        old = {leaf.segment().segment_id(): leaf for leaf, _ in previous.leaf_readers()
+               if leaf.segment() is not None}
+    readers = []
+    for segment in info.segments:
+        leaf = old.pop(segment.segment_id(), None)
+        if leaf is None:
+            leaf = SegmentReader(ix.storage, info.schema, segment, generation=info.generation)
+        elif leaf.segment().deleted_count() != segment.deleted_count():
+            leaf = copy.copy(leaf)
+            leaf.__dict__.pop("deleted_docs_set", None)  # a cached_property computed from the old deletions
+            leaf._segment = segment
+            leaf._perdoc = copy.copy(leaf._perdoc)  # the per-document reader answers is_deleted()
+            leaf._perdoc._segment = segment
+        readers.append(leaf)
+    for leaf in old.values():  # segments merged away
+        leaf.close()
+    if not readers:
+        return EmptyReader(info.schema)
+    return readers[0] if len(readers) == 1 else MultiReader(readers, generation=info.generation)
+
+
+def current_searcher():
+    """A searcher kept for this thread, brought up to date (cheaply, see _reader) when the index changed."""
     path = _index_dir()
     searchers = getattr(_local, "searchers", None)
     if searchers is None:
         searchers = _local.searchers = {}
     searcher = searchers.get(path)
-    if searcher is not None and (searcher.reader().generation() is None or not searcher.up_to_date()):
-        searcher.close()
-        searcher = None
-    if searcher is None:
-        searcher = open_index(path).searcher()
-    searchers[path] = searcher
+    ix = open_index(path)
+    if searcher is None or not searcher.up_to_date():
+        # The old searcher is dropped, not closed: its still-current readers live on in the new one.
+        previous = searcher.reader() if searcher is not None and searcher.reader().generation() is not None \
+            else None
+        searcher = Searcher(_reader(ix, previous), fromindex=ix)
+        searchers[path] = searcher
     return searcher
 
 
@@ -179,11 +211,13 @@ def index_resources(resources) -> None:
         return
     writer = _writer()
     try:
+        # Taken under the write lock, so it sees exactly the writer's segments: the writer's own
+        # update_document would open a fresh reader over every segment just to find the old copy.
+        searcher = current_searcher()
         for resource in resources:
+            writer.delete_by_term("id", str(resource.id), searcher=searcher)
             if _indexable(resource):
-                writer.update_document(**document_for(resource))
-            else:
-                writer.delete_by_term("id", str(resource.id))
+                writer.add_document(**document_for(resource))
         _commit(writer, many=len(resources) > 50)
     except BaseException:
         if not writer.is_closed:
@@ -196,9 +230,15 @@ def remove_resource_ids(ids) -> None:
     if not ids:
         return
     writer = _writer()
-    for resource_id in ids:
-        writer.delete_by_term("id", resource_id)
-    _commit(writer, many=False)
+    try:
+        searcher = current_searcher()
+        for resource_id in ids:
+            writer.delete_by_term("id", resource_id, searcher=searcher)
+        _commit(writer, many=False)
+    except BaseException:
+        if not writer.is_closed:
+            writer.cancel()
+        raise
 
 
 def _published_rows(batch: int = 500):
