@@ -97,7 +97,9 @@ def _sync_files(resource, post, path: Path) -> None:
         wanted[file_path.name] = file_path.read_bytes()
     for attachment in list(resource.attachments):
         data = wanted.get(attachment.filename)
-        if data is not None and hashlib.sha256(data).hexdigest() != attachment.sha256:
+        # With `files:` in the front matter the folder is the truth: changed or dropped files go.
+        dropped = data is None and "files" in post.metadata
+        if dropped or (data is not None and hashlib.sha256(data).hexdigest() != attachment.sha256):
             remove_attachment(attachment, actor=None)
     for filename, data in wanted.items():
         attach_file(resource, actor=None, filename=filename, data=data)

@@ -84,7 +84,8 @@ FILTER_CASES = [
     ({"q": "dispatch", "audience": "officials"}, {"guide", "model"}),
     ({"q": "dispatch", "audience": "officials", "jurisdiction": "denver"}, {"guide"}),
     ({"type": "policy", "audience": "officials"}, {"policy"}),
-    ({"audience": ["officials", "researchers"]}, {"policy"}),  # values of one facet combine too
+    ({"audience": ["officials", "researchers"]}, {"guide", "model", "policy", "research"}),  # one facet widens
+    ({"type": ["toolkit", "policy"], "audience": "officials"}, {"policy"}),  # facets narrow each other
     ({"q": "calls", "year": "2024", "topic": "policy"}, {"policy"}),
     ({"type": "toolkit", "year": "2024"}, set()),
     ({"type": "no-such-type"}, set()),

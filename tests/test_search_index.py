@@ -403,3 +403,23 @@ def test_one_searcher_follows_many_small_commits_and_merges(app):
     assert sorted(found_ids(app, "numbat")) == sorted(ids[4:])
     assert found_ids(app, "quokka") == [ids[5]]
     assert indexed_ids(app) == set(ids[4:])
+
+
+def test_content_load_drops_a_file_removed_from_the_front_matter(app, tmp_path):
+    from portal.content import load_content
+
+    folder = tmp_path / "site"
+    (folder / "resources").mkdir(parents=True)
+    (folder / "resources" / "brief.pdf").write_bytes(pdf_bytes("Wallaby appendix"))
+    page = folder / "resources" / "brief.md"
+    front = "---\ntitle: A brief\ntype: guide\npublished: 2024-05-01\n{files}---\nThe brief.\n"
+    page.write_text(front.format(files="files: [brief.pdf]\n"))
+    with app.app_context():
+        assert not load_content(folder).errors
+        assert [a.filename for a in services.get_resource_by_slug("brief").attachments] == ["brief.pdf"]
+    page.write_text(front.format(files="files: []\n"))
+    with app.app_context():
+        report = load_content(folder)
+        assert not report.errors and report.created_or_updated == ["resources/brief.md"]
+        assert services.get_resource_by_slug("brief").attachments == []
+    assert found_ids(app, "wallaby") == []

@@ -17,6 +17,9 @@ from portal.security import access
 bp = Blueprint("library_staff", __name__, url_prefix="/staff")
 
 
+STATUS_WORDS = {"draft": "a draft", "review": "in review", "published": "published", "archived": "archived"}
+
+
 def _actor():
     return current_user._get_current_object()
 
@@ -37,13 +40,22 @@ def _resource_form(resource=None, bound: bool = True) -> ResourceForm:
     return form
 
 
-def _fields(form: ResourceForm) -> dict:
+def _publish_time(form: ResourceForm, resource):
+    """The form shows minutes: an unchanged field keeps the stored time to the second."""
+    value = _utc(form.published_at.data)
+    if resource is not None and resource.published_at and value == resource.published_at.replace(second=0,
+                                                                                                 microsecond=0):
+        return resource.published_at
+    return value
+
+
+def _fields(form: ResourceForm, resource=None) -> dict:
     return dict(title=form.title.data, slug=form.slug.data or "", summary=form.summary.data or "",
                 body=form.body.data or "", type=form.type.data, audiences=form.audiences.data or [],
                 topics=form.topics.data or "", jurisdiction=form.jurisdiction.data or None,
                 external_url=form.external_url.data or "", author=form.author.data or "", access=form.access.data,
                 members_until=form.members_until.data, is_featured=form.is_featured.data,
-                published_at=_utc(form.published_at.data))
+                published_at=_publish_time(form, resource))
 
 
 def _resource_or_404(resource_id: int):
@@ -96,7 +108,7 @@ def edit_resource(resource_id):
         if request.form.get("action") == "preview":
             return _editor(resource, form, preview=render_markdown(form.body.data or ""))
         try:
-            services.update_resource(resource, actor=_actor(), **_fields(form))
+            services.update_resource(resource, actor=_actor(), **_fields(form, resource))
         except ValidationFailed as error:
             apply_error(form, error)
         else:
@@ -117,7 +129,7 @@ def change_status(resource_id):
         except ValidationFailed as error:
             flash(error.message, "error")
         else:
-            flash(f"The resource is now {resource.status}.", "success")
+            flash(f"The resource is now {STATUS_WORDS[resource.status]}.", "success")
     else:
         flash("Choose a valid action and date.", "error")
     return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))

@@ -165,9 +165,12 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
 
     cache = _facet_cache()
     for fieldname, values in filters.items():
+        if not values:
+            continue
+        # Values of one facet widen (toolkits or policies); different facets narrow.
         value_docs = cache.get(searcher, fieldname)
-        for value in values:
-            matched &= value_docs.get(value.lower() if fieldname == "topic" else value, set())
+        matched &= set().union(*(value_docs.get(value.lower() if fieldname == "topic" else value, set())
+                                 for value in values))
     facets = {}
     for fieldname in FACETS:
         counts = [(value, len(docs & matched)) for value, docs in cache.get(searcher, fieldname).items()]
