@@ -81,40 +81,35 @@ def _editor(resource, form, status=200, preview=None, upload_form=None):
                            counts=attachments.download_counts(resource) if resource else {}), status
 
 
-@bp.route("/resources/new", methods=["GET", "POST"])
-@access("staff")
-def new_resource():
-    form = _resource_form()
-    if form.validate_on_submit():
-        if request.form.get("action") == "preview":
-            return _editor(None, form, preview=render_markdown(form.body.data or ""))
-        fields = _fields(form)
-        try:
-            resource = services.create_resource(actor=_actor(), **fields)
-        except ValidationFailed as error:
-            apply_error(form, error)
-        else:
-            flash("Draft saved.", "success")
-            return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
-    return _editor(None, form, 400 if form.errors else 200)
-
-
-@bp.route("/resources/<int:resource_id>/edit", methods=["GET", "POST"])
-@access("staff")
-def edit_resource(resource_id):
-    resource = _resource_or_404(resource_id)
+def _write(resource=None):
+    """The editor: preview without saving, or save a new draft or the changes."""
     form = _resource_form(resource)
     if form.validate_on_submit():
         if request.form.get("action") == "preview":
             return _editor(resource, form, preview=render_markdown(form.body.data or ""))
         try:
-            services.update_resource(resource, actor=_actor(), **_fields(form, resource))
+            if resource is None:
+                saved = services.create_resource(actor=_actor(), **_fields(form))
+            else:
+                saved = services.update_resource(resource, actor=_actor(), **_fields(form, resource))
         except ValidationFailed as error:
             apply_error(form, error)
         else:
-            flash("Changes saved.", "success")
-            return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
+            flash("Changes saved." if resource is not None else "Draft saved.", "success")
+            return redirect(url_for("library_staff.edit_resource", resource_id=saved.id))
     return _editor(resource, form, 400 if form.errors else 200)
+
+
+@bp.route("/resources/new", methods=["GET", "POST"])
+@access("staff")
+def new_resource():
+    return _write()
+
+
+@bp.route("/resources/<int:resource_id>/edit", methods=["GET", "POST"])
+@access("staff")
+def edit_resource(resource_id):
+    return _write(_resource_or_404(resource_id))
 
 
 @bp.route("/resources/<int:resource_id>/status", methods=["POST"])
