@@ -1,4 +1,5 @@
 """Queries: parsing any input safely, visibility, facet counts and ranking."""
+import heapq
 import re
 import threading
 from dataclasses import dataclass
@@ -186,21 +187,24 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
     ranking = _ranking_query(query)
     sortedby = {"newest": ("published", True), "oldest": ("published", False), "title": ("title_sort", False)}
     if sort == "relevance":
-        results = searcher.search(ranking, filter=matched, limit=limit)
+        docnums = [hit.docnum for hit in searcher.search(ranking, filter=matched, limit=limit)]
     else:
+        # Ordering by a column needs no scoring: the cheapest way through a large match set.
         field_name, reverse = sortedby[sort]
-        results = searcher.search(ranking, filter=matched, limit=limit, sortedby=field_name, reverse=reverse)
-    hits = results[(page - 1) * per_page:limit]
+        column = searcher.reader().column_reader(field_name)
+        pick = heapq.nlargest if reverse else heapq.nsmallest
+        docnums = pick(limit, matched, key=lambda doc: (column[doc], -doc if reverse else doc))
+    docnums = docnums[(page - 1) * per_page:limit]
     id_column = searcher.reader().column_reader("id")
-    ids = [int(id_column[hit.docnum]) for hit in hits]
+    ids = [int(id_column[doc]) for doc in docnums]
     found = {}
-    if snippets and not browse and hits:
+    if snippets and not browse and docnums:
         hidden = set()
         if not can_read_members:
             stale = members_only_rows(ids, now)
-            hidden = _members_only_docs(searcher, now, {hit.docnum for hit in hits}) | {
-                hit.docnum for hit, resource_id in zip(hits, ids) if resource_id in stale}
-        found = page_snippets(searcher, ranking, [hit.docnum for hit in hits], hidden)
+            hidden = _members_only_docs(searcher, now, set(docnums)) | {
+                doc for doc, resource_id in zip(docnums, ids) if resource_id in stale}
+        found = page_snippets(searcher, ranking, docnums, hidden)
     suggestion = did_you_mean(searcher, q) if not browse and total < 3 else None
     return SearchResult(ids, total, facets, found, suggestion)
 
