@@ -340,3 +340,17 @@ def test_an_empty_library_searches_cleanly(app, client):
     make_resource(app, title="Only a draft", status="draft")  # a write that leaves the index empty
     assert found_ids(app, "draft") == [] and found_ids(app, "*") == []
     assert "0 resources" in client.get("/resources?q=draft").get_data(as_text=True)
+
+
+def test_a_search_too_broad_for_the_budget_matches_titles_and_summaries_and_says_so(app, client, monkeypatch):
+    from portal.search import query as search_query
+    from tests.library_helpers import make_resource
+
+    in_title = make_resource(app, title="Wombat dispatch guide", body="Nothing else.")
+    make_resource(app, title="Another guide", body="The wombat appears only in this body.")
+    monkeypatch.setattr(search_query, "CONTENT_BUDGET", 0)
+    with app.app_context():
+        result = search.search(q="wombat")
+    assert result.broad and result.ids == [in_title]
+    page = client.get("/resources?q=wombat").get_data(as_text=True)
+    assert "looked at titles and summaries only" in page

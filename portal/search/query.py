@@ -20,6 +20,10 @@ MAX_QUERY_WORDS = 10
 FACETS = ("type", "audience", "topic", "jurisdiction", "year")
 SORTS = ("relevance", "newest", "oldest", "title")
 PUBLIC_TEXT_FIELDS = ("title", "summary")
+# Postings the full-text pass may read (a phrase's count thrice, for its position checks). Whoosh cannot be
+# interrupted mid-match, so the work is bounded before it starts: a broader search matches titles and
+# summaries only, which keeps any query under a second of CPU at 50,000 resources.
+CONTENT_BUDGET = 60_000
 
 
 @dataclass
@@ -31,6 +35,7 @@ class SearchResult:
     suggestion: str | None
     error: str | None = None
     unavailable: bool = False
+    broad: bool = False  # matched on titles and summaries only (see CONTENT_BUDGET)
 
 
 def _parser(fields, schema):
@@ -113,6 +118,13 @@ def _ranking_query(query):
     return query
 
 
+def _cost(searcher, query, fields=("content",)) -> int:
+    reader = searcher.reader()
+    cost = sum(reader.doc_frequency(fieldname, text) for fieldname, text in query.iter_all_terms()
+               if fieldname in fields)
+    return cost * 3 if any(isinstance(leaf, Phrase) for leaf in query.leaves()) else cost
+
+
 def _docs(searcher, query) -> set[int]:
     return set(searcher.docs_for_query(query)) if query is not None else set()
 
@@ -141,6 +153,7 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
     schema = searcher.schema
     q = clean_query(q)
     browse = q in ("", "*")
+    broad = False
     if browse:
         query, q_public = Every(), None
     else:
@@ -148,6 +161,13 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
         q_public = _parse(q, PUBLIC_TEXT_FIELDS, schema) if not can_read_members else None
         if query is None:
             return SearchResult([], 0, {}, {}, None, error="Type some words to search for.")
+        if _cost(searcher, query) > CONTENT_BUDGET:
+            query = q_public or _parse(q, PUBLIC_TEXT_FIELDS, schema)
+            broad = True
+            if query is None:
+                return SearchResult([], 0, {}, {}, None, error="Type some words to search for.")
+            if sort in ("", "relevance") and _cost(searcher, query, PUBLIC_TEXT_FIELDS) > CONTENT_BUDGET:
+                sort = "newest"  # scoring that many matches is the cost: order them without it
 
     matched = set(searcher.reader().all_doc_ids()) if browse else _docs(searcher, query)
     if not can_read_members and not browse:
@@ -179,7 +199,7 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
 
     total = len(matched)
     if total == 0:
-        return SearchResult([], 0, facets, {}, None if browse else did_you_mean(searcher, q))
+        return SearchResult([], 0, facets, {}, None if browse else did_you_mean(searcher, q), broad=broad)
     sort = sort if sort in SORTS else "relevance"
     if browse and sort == "relevance":
         sort = "newest"
@@ -206,7 +226,7 @@ def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: st
                 doc for doc, resource_id in zip(docnums, ids) if resource_id in stale}
         found = page_snippets(searcher, ranking, docnums, hidden)
     suggestion = did_you_mean(searcher, q) if not browse and total < 3 else None
-    return SearchResult(ids, total, facets, found, suggestion)
+    return SearchResult(ids, total, facets, found, suggestion, broad=broad)
 
 
 def _ids_query(ids):
