@@ -156,12 +156,10 @@ def forget_index(path: str | None = None) -> None:
 # --- documents -------------------------------------------------------------------------
 
 def _writer(**kwargs):
-    """A writer that leaves posting blocks uncompressed (zlib.decompress dominated query time at 10k+
-    resources) and segments as separate files: Whoosh opens a file inside a compound segment as an
-    in-memory copy, which cost seconds and hundreds of MB on the first read of a large segment."""
+    """A writer that leaves posting blocks uncompressed: zlib.decompress dominated query time at 10k+
+    resources, and the disk it saves is not worth the CPU on every search."""
     try:
-        return open_index().writer(timeout=WRITE_TIMEOUT, codec=W3Codec(compression=0), compound=False,
-                                   **kwargs)
+        return open_index().writer(timeout=WRITE_TIMEOUT, codec=W3Codec(compression=0), **kwargs)
     except LockError as exc:
         raise SearchUnavailable("the search index is locked by another writer") from exc
 
