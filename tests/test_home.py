@@ -42,3 +42,15 @@ def test_newly_published_resources_come_first_and_unpublished_ones_never(library
 def test_home_without_resources_has_no_empty_sections(client):
     html = client.get("/").get_data(as_text=True)
     assert "Featured resources" not in html and "Newest in the library" not in html
+
+
+def test_sitemap_lists_visible_resources_and_alert_settings_offer_every_topic(library, client):
+    from tests.conftest import create_member, login
+
+    sitemap = client.get("/sitemap.xml").get_data(as_text=True)
+    assert "http://localhost/resources/denver-star</loc>" in sitemap
+    assert "call-categories-guide" in sitemap  # members-only is still listed: its title and summary are public
+    create_member(library, email="topics@example.org")
+    login(client, "topics@example.org")
+    page = client.get("/account/alerts").get_data(as_text=True)
+    assert 'value="opioids"' in page and 'value="media"' in page

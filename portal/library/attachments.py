@@ -185,6 +185,11 @@ def remove_attachment(attachment: Attachment, *, actor) -> None:
     reindex([resource])
 
 
+def find_attachment(resource: Resource, file_id: int) -> Attachment | None:
+    """The resource's own file with this id (an id from another resource is not found)."""
+    return next((a for a in resource.attachments if a.id == file_id), None)
+
+
 def file_path(attachment: Attachment) -> Path:
     return _stored_path(attachment.sha256)
 

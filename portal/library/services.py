@@ -230,6 +230,20 @@ def newest_resources(*, limit: int = 5, now: datetime | None = None) -> list[Res
                                    .limit(limit)))
 
 
+def visible_slugs(*, now: datetime | None = None) -> list[str]:
+    """Addresses of every visible resource, newest first (for the sitemap): slugs only, no bodies."""
+    now = now or utcnow()
+    return list(db.session.scalars(_visible_query(now).with_only_columns(Resource.slug)
+                                   .order_by(Resource.published_at.desc())))
+
+
+def visible_topics(*, now: datetime | None = None) -> list[str]:
+    """Every topic used by a visible resource, sorted (for the alert settings): the topics column only."""
+    now = now or utcnow()
+    rows = db.session.scalars(_visible_query(now).with_only_columns(Resource.topics))
+    return sorted({topic for topics in rows for topic in topics or []})
+
+
 def featured_resources(*, limit: int = 3, now: datetime | None = None) -> list[Resource]:
     now = now or utcnow()
     return list(db.session.scalars(_visible_query(now).where(Resource.is_featured.is_(True))

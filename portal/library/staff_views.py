@@ -152,9 +152,7 @@ def upload(resource_id):
 @access("staff")
 def delete_file(resource_id, file_id):
     resource = _resource_or_404(resource_id)
-    attachment = next((a for a in resource.attachments if a.id == file_id), None)
-    if attachment is None:
-        abort(404)
+    attachment = attachments.find_attachment(resource, file_id) or abort(404)
     if EmptyForm().validate_on_submit():
         attachments.remove_attachment(attachment, actor=_actor())
         flash("File removed.", "success")

@@ -113,9 +113,7 @@ def detail(slug):
 @access("public")
 def download(slug, file_id):
     resource = _visible_resource_or_404(slug)
-    attachment = next((a for a in resource.attachments if a.id == file_id), None)
-    if attachment is None:
-        abort(404)
+    attachment = attachments.find_attachment(resource, file_id) or abort(404)
     if not services.can_read_body(resource, current_user):
         if not current_user.is_authenticated:
             return redirect(url_for("members.login", next=request.path))
@@ -167,7 +165,7 @@ def alerts_page():
     picks = alerts.picked(current_user)
     form = AlertPicksForm(data={"wants_alerts": current_user.wants_alerts, "types": picks["type"],
                                 "topics": picks["topic"]})
-    topics = sorted({t for r in services.newest_resources(limit=500) for t in r.topics or []} | set(picks["topic"]))
+    topics = sorted(set(services.visible_topics()) | set(picks["topic"]))
     form.topics.choices = {t: t for t in topics}
     if form.validate_on_submit():
         try:

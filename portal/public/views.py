@@ -4,7 +4,7 @@ from sqlalchemy import text
 
 from portal.database import utcnow
 from portal.extensions import db
-from portal.library.services import featured_resources, newest_resources
+from portal.library.services import featured_resources, newest_resources, visible_slugs
 from portal.markdown import render_markdown
 from portal.pages.services import get_page
 from portal.security import access
@@ -90,6 +90,6 @@ def sitemap():
     site = current_app.config["SITE_URL"]
     paths = [url_for("public.home"), *(url_for(f"public.{slug}") for slug in STATIC_PAGES),
              url_for("members.signup"), url_for("library.search"),
-             *(url_for("library.detail", slug=r.slug) for r in newest_resources(limit=5000))]
+             *(url_for("library.detail", slug=slug) for slug in visible_slugs())]
     xml = render_template("public/sitemap.xml", urls=[site + path for path in paths])
     return Response(xml, mimetype="application/xml")
