@@ -14,6 +14,7 @@ from portal.database import utcnow
 from portal.errors import register_errorhandlers
 from portal.extensions import csrf, db, limiter, login_manager, migrate
 from portal.security import register_security_headers
+from portal.uow import register_unit_of_work
 
 BLUEPRINTS = (
     "portal.public.views",
@@ -36,6 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         count = app.config["PROXY_COUNT"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     register_extensions(app)
+    register_unit_of_work(app)
     register_blueprints(app)
     register_errorhandlers(app)
     register_security_headers(app)
@@ -89,7 +91,7 @@ def single_line(value) -> str:
 
 
 def register_template_context(app: Flask) -> None:
-    from portal.members.forms import EmptyForm
+    from portal.forms import EmptyForm
 
     app.jinja_env.finalize = html_safe_text
     app.jinja_env.filters["single_line"] = single_line

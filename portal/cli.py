@@ -6,7 +6,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from portal import search
+from portal import search, uow
 from portal.content import load_content
 from portal.exceptions import ValidationFailed
 from portal.library.alerts import send_alerts
@@ -27,13 +27,14 @@ def content_load(folder):
         report = load_content(folder)
     except ValidationFailed as error:
         raise click.ClickException(error.message) from error
-    click.echo(f"{len(report.created_or_updated)} created or updated, {len(report.unchanged)} unchanged.")
+    if not report.errors:
+        click.echo(f"{len(report.created_or_updated)} created or updated, {len(report.unchanged)} unchanged.")
     for path in report.created_or_updated:
         click.echo(f"  saved {path}")
     if report.errors:
         for message in report.errors:
             click.echo(f"  error: {message}", err=True)
-        raise click.ClickException(f"{len(report.errors)} file(s) could not be loaded.")
+        raise click.ClickException("The file named above could not be loaded, so nothing was saved: fix it and load again.")
 
 
 @members_cli.command("create-admin")
@@ -47,7 +48,8 @@ def members_create_admin(email, name, password_stdin):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        member = create_admin(email=email, password=password, name=name)
+        with uow.unit_of_work():
+            member = create_admin(email=email, password=password, name=name)
     except ValidationFailed as error:
         raise click.ClickException(error.message) from error
     click.echo(f"{member.email} is an admin.")

@@ -7,8 +7,8 @@ from pathlib import Path
 import frontmatter
 import yaml
 
+from portal import uow
 from portal.exceptions import ValidationFailed
-from portal.extensions import db
 from portal.jurisdictions.services import save_jurisdiction
 from portal.library.attachments import attach_file, remove_attachment
 from portal.library.models import STATUSES
@@ -38,7 +38,7 @@ def load_pages(folder: Path, report: LoadReport) -> None:
                                    summary=str(post.get("summary", "")), body=post.content)
         except ValidationFailed as error:
             report.errors.append(f"{path.name}: {error.message}")
-            continue
+            return
         (report.created_or_updated if changed else report.unchanged).append(f"pages/{path.name}")
 
 
@@ -50,7 +50,7 @@ def load_jurisdictions(folder: Path, report: LoadReport) -> None:
                                            state=str(post.get("state", "")), summary=post.content.strip())
         except ValidationFailed as error:
             report.errors.append(f"{path.name}: {error.message}")
-            continue
+            return
         (report.created_or_updated if changed else report.unchanged).append(f"jurisdictions/{path.name}")
 
 
@@ -129,20 +129,28 @@ def load_resources(folder: Path, report: LoadReport) -> None:
             _sync_status(resource, str(post.get("status", "published")), fields["published_at"])
             changed = before != (resource.updated_at, resource.status, len(resource.attachments))
         except ValidationFailed as error:
-            db.session.rollback()
             report.errors.append(f"{path.name}: {error.message}")
-            continue
+            return
         (report.created_or_updated if changed else report.unchanged).append(f"resources/{path.name}")
 
 
-# Each loader takes the content folder, in dependency order (resources name jurisdictions).
+# Each loader takes the content folder, in dependency order (resources name jurisdictions), and stops at
+# its first file with an error.
 LOADERS = [load_pages, load_jurisdictions, load_resources]
 
 
 def load_content(folder: Path) -> LoadReport:
+    """Load every file in one unit of work: all of it is saved, or (at the first file with an error, which
+    the report names) none of it, and nothing is indexed."""
     if not folder.is_dir():
         raise ValidationFailed(None, f"{folder} is not a folder")
     report = LoadReport()
-    for loader in LOADERS:
-        loader(folder, report)
+    with uow.unit_of_work():
+        for loader in LOADERS:
+            loader(folder, report)
+            if report.errors:
+                uow.rollback()
+                report.created_or_updated.clear()
+                report.unchanged.clear()
+                return report
     return report

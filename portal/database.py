@@ -33,6 +33,16 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(timezone.utc)
 
 
+def insert_ignoring_conflict(model):
+    """INSERT ... ON CONFLICT DO NOTHING, on SQLite and PostgreSQL alike."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from portal.extensions import db
+
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
+
+
 def render_migration_item(type_, obj, autogen_context):
     """Alembic writes UTCDateTime as a plain timezone-aware DateTime, so migrations import nothing of ours."""
     if type_ == "type" and isinstance(obj, UTCDateTime):

@@ -1,18 +1,33 @@
 """Helpers shared by every feature's forms."""
-from flask import request
+from flask import flash, request
 from flask_wtf import FlaskForm
 from wtforms.validators import ValidationError
 
+from portal import uow
 from portal.exceptions import ValidationFailed
 
 
+class EmptyForm(FlaskForm):
+    """A form with only the CSRF token: sign out, resend a link, confirm an action."""
+
+
 def apply_error(form: FlaskForm, error: ValidationFailed) -> None:
-    """Put a service's ValidationFailed on the matching field, or on the form as a whole."""
+    """Put a service's ValidationFailed on the matching field, or on the form as a whole.
+
+    The service refused, so the unit of work is undone here: the page shown next neither saves
+    half of it (a redirect commits) nor writes it out while rendering (autoflush)."""
+    uow.rollback()
     field = getattr(form, error.field, None) if error.field else None
     if field is not None and hasattr(field, "errors"):
         field.errors = [*field.errors, error.message] if isinstance(field.errors, list) else [error.message]
     else:
         form.form_errors.append(error.message)
+
+
+def flash_error(error: Exception) -> None:
+    """A refused action shown as a message on the next page; like apply_error, it undoes the unit of work."""
+    uow.rollback()
+    flash(getattr(error, "message", None) or str(error), "error")
 
 
 def page_number(limit: int = 10_000) -> int:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs, only those that are missing:
-# Chromium (browser tests), PostgreSQL server binaries (the PostgreSQL run), a Java
+# Chromium (browser tests), PostgreSQL server binaries (the PostgreSQL run), redis-server
+# (the Redis mode of the queue and rate limits), wrk (the load benchmark), a Java
 # runtime (the Nu HTML Checker), fonts for Chromium, Node/npm, make and python3-venv.
 # Idempotent: on a machine that has everything it installs nothing and never runs
 # `apt-get update`. Called by `make system-deps` and by .ci/run.
@@ -30,6 +31,12 @@ if [ ! -x "/usr/lib/postgresql/$PG_VERSION/bin/initdb" ] || [ ! -x "/usr/lib/pos
 fi
 # The server refuses to run as root; .ci/run starts it as the postgres user the package creates.
 id -u postgres >/dev/null 2>&1 || need "postgresql-$PG_VERSION"
+
+# Redis for the task queue's and the rate limits' Redis mode (the tests start their own on loopback).
+have_command redis-server || need redis-server
+
+# wrk drives the load benchmark (bench/site.py, `make bench`).
+have_command wrk || need wrk
 
 # Java for the Nu HTML Checker (npm package vnu-jar).
 have_command java || need default-jre-headless

@@ -9,6 +9,7 @@ import os
 import re
 import shutil
 import tempfile
+from contextlib import contextmanager
 from email import policy
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from sqlalchemy import text
 
 from portal import create_app
 from portal.extensions import db
+from portal.uow import unit_of_work
 from portal.members import services as members
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,11 +49,18 @@ def pytest_collection_modifyitems(session, config, items):
     items[:] = [item for item in items if item not in last] + last
 
 
+@contextmanager
+def unit(app):
+    """What a command does: an app context and one unit of work, committed at the end of the block."""
+    with app.app_context(), unit_of_work():
+        yield
+
+
 _schema_ready = set()
 
 
 def _prepare_database(app):
-    with app.app_context():
+    with unit(app):
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             db.create_all()
         elif TEST_DATABASE_URL not in _schema_ready:
@@ -61,7 +70,7 @@ def _prepare_database(app):
 
 
 def _empty_database(app):
-    with app.app_context():
+    with unit(app):
         db.session.remove()
         if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
@@ -100,7 +109,7 @@ def make_app(tmp_path: Path, **overrides):
 @pytest.fixture
 def app(tmp_path):
     app = make_app(tmp_path)
-    with app.app_context():
+    with unit(app):
         from portal.content import LoadReport, load_jurisdictions, load_pages
 
         # Pages and jurisdictions are cheap; the `library` fixture loads the resources too.
@@ -115,7 +124,7 @@ def app(tmp_path):
 @pytest.fixture
 def library(app):
     """The default content's resources, loaded through the services (so the index has them)."""
-    with app.app_context():
+    with unit(app):
         from portal.content import load_content
 
         report = load_content(ROOT / "content")
@@ -194,7 +203,7 @@ def link_path(link: str) -> str:
 def create_member(app, *, email="member@example.org", password=PASSWORD, name="Maya Member", verified=True,
                   role="member", **profile):
     """A member made through the services, verified from the link in the outbox."""
-    with app.app_context():
+    with unit(app):
         member = members.register_member(email=email, password=password, name=name, consent=True,
                                          sector=profile.pop("sector", "advocate"), **profile)
         assert member is not None, f"{email} already exists"

@@ -8,6 +8,7 @@ from portal import search
 from portal.database import utcnow
 from portal.library import services
 from portal.members.services import find_member_by_email
+from tests.conftest import unit
 
 
 def actor(email: str | None):
@@ -19,7 +20,7 @@ def make_resource(app, *, status: str = "published", publish_at=None, actor_emai
     """A resource made through the services: created as a draft, then moved to `status`. Returns its id."""
     fields.setdefault("title", "A resource")
     fields.setdefault("type", "toolkit")
-    with app.app_context():
+    with unit(app):
         who = actor(actor_email)
         resource = services.create_resource(actor=who, **fields)
         if status == "review":
@@ -34,7 +35,7 @@ def make_resource(app, *, status: str = "published", publish_at=None, actor_emai
 
 def resource_state(app, resource_id: int):
     """A fresh look at the row (status, published_at, title, slug, revisions as actions)."""
-    with app.app_context():
+    with unit(app):
         from portal.extensions import db
 
         db.session.expire_all()
@@ -44,12 +45,12 @@ def resource_state(app, resource_id: int):
 
 
 def found_ids(app, q: str = "", **kwargs) -> list[int]:
-    with app.app_context():
+    with unit(app):
         return search.search(q=q, per_page=100, **kwargs).ids
 
 
 def indexed_ids(app) -> set[int]:
-    with app.app_context():
+    with unit(app):
         searcher = search.current_searcher()
         return {int(fields["id"]) for fields in searcher.all_stored_fields()}
 

@@ -13,7 +13,7 @@ from portal.database import utcnow
 from portal.extensions import db, limiter
 from portal.members.models import Member
 from portal.security import LEVELS
-from tests.conftest import PASSWORD, create_member, csrf_token, login
+from tests.conftest import create_member, csrf_token, login, PASSWORD, unit
 
 # Lowest to highest: a role holding one level holds every level before it.
 ORDER = ("public", "member", "verified", "staff", "admin")
@@ -180,7 +180,7 @@ def test_each_role_gets_exactly_its_access(app, role):
         # Every request starts from the same signed-in session (a POST to /logout must not
         # sign out the rest of the walk) and from empty rate-limit counters.
         client.set_cookie(cookie_name, cookie_value)
-        with app.app_context():
+        with unit(app):
             limiter.reset()
         if method == "GET":
             response = client.get(path)

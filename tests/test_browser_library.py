@@ -5,7 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import PASSWORD, ROOT, check_accessible, create_member
+from tests.conftest import check_accessible, create_member, PASSWORD, ROOT, unit
 
 pytestmark = pytest.mark.browser
 
@@ -165,7 +165,7 @@ def test_staff_write_preview_publish_and_attach_a_file_then_visitors_find_it(lib
                                                                             app):
     create_member(app, email="sam.staff@example.org", name="Sam Staff", role="staff")
     maya = create_member(app, email="maya@example.org", name="Maya Member", organisation="Denver STAR")
-    with app.app_context():  # something in the review queue, so that page is checked with content
+    with unit(app):  # something in the review queue, so that page is checked with content
         from portal.library import suggestions
         from portal.members import services as members
         suggestions.submit_suggestion(member=members.get_member(maya),
@@ -205,7 +205,7 @@ def test_staff_write_preview_publish_and_attach_a_file_then_visitors_find_it(lib
     expect(page.get_by_label("Title")).to_have_value(title)
     expect(page.get_by_role("group", name="Audiences").get_by_label("Practitioners")).to_be_checked()
     check_accessible(page)
-    with app.app_context():
+    with unit(app):
         from portal.library import services
         assert services.get_resource_by_slug("peer-responders-in-rural-counties-a-program-model") is None
 
@@ -312,7 +312,7 @@ def assert_guide_body_hidden(page):
 
 
 def test_a_members_only_body_reaches_verified_members_only(library, page, browser, live_server, app):
-    with app.app_context():
+    with unit(app):
         from datetime import timedelta
 
         from portal.database import utcnow

@@ -4,6 +4,7 @@ from textwrap import dedent
 import pytest
 
 from portal.pages.services import get_page
+from tests.conftest import unit
 
 
 def write_page(folder, name, text):
@@ -55,7 +56,7 @@ def test_content_load_reads_a_custom_folder(app, runner, folder):
     assert result.exit_code == 0, result.output
     assert "1 created or updated, 0 unchanged." in result.output
     assert "pages/field-notes.md" in result.output
-    with app.app_context():
+    with unit(app):
         page = get_page("field-notes")
         assert page.title == "Field notes from the peer network"
         assert "compare protocols" in page.body
@@ -63,14 +64,14 @@ def test_content_load_reads_a_custom_folder(app, runner, folder):
 
 def test_content_load_twice_changes_nothing(app, runner, folder):
     assert load(runner, folder).exit_code == 0
-    with app.app_context():
+    with unit(app):
         first_update = get_page("field-notes").updated_at
 
     result = load(runner, folder)
 
     assert result.exit_code == 0, result.output
     assert "0 created or updated, 1 unchanged." in result.output
-    with app.app_context():
+    with unit(app):
         assert get_page("field-notes").updated_at == first_update
 
 
@@ -82,7 +83,7 @@ def test_content_load_updates_a_changed_file(app, runner, folder):
 
     assert result.exit_code == 0, result.output
     assert "1 created or updated, 0 unchanged." in result.output
-    with app.app_context():
+    with unit(app):
         assert get_page("field-notes").summary == "What partner jurisdictions learned this year."
 
 
@@ -131,10 +132,10 @@ def test_content_load_reports_a_bad_file_clearly(app, runner, folder, name, text
 
     result = load(runner, folder)
 
-    assert_clean_failure(result, name, "could not be loaded")
-    with app.app_context():
-        # The good file next to it still loads; the bad one leaves nothing behind.
-        assert get_page("field-notes") is not None
+    assert_clean_failure(result, name, "could not be loaded", "nothing was saved")
+    with unit(app):
+        # One unit of work: the good file next to it is not saved either, and the bad one leaves nothing.
+        assert get_page("field-notes") is None
         assert get_page(name.removesuffix(".md")) is None
 
 

@@ -31,11 +31,12 @@ from portal.library.forms import (AlertPicksForm, DecisionForm, ResourceForm, St
                                   UploadForm)
 from portal.library.models import Attachment, Resource, SavedSearch, Suggestion
 from portal.members import services as members
-from portal.members.forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, EmptyForm, LoginForm,
+from portal.forms import EmptyForm
+from portal.members.forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, LoginForm,
                                   ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm)
 from portal.members.models import Member
 from portal.staff.forms import RoleForm
-from tests.conftest import PASSWORD, Outbox, create_member, csrf_token, link_path, login
+from tests.conftest import create_member, csrf_token, link_path, login, Outbox, PASSWORD, unit
 
 FUZZ = settings(max_examples=30, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -140,7 +141,7 @@ def resolve(payload: dict, fields: dict, valid: dict) -> dict:
 
 def fresh_limits(app):
     # Rate limits answer 429 (fine), but would stop the examples reaching the forms at all.
-    with app.app_context():
+    with unit(app):
         limiter.reset()
 
 
@@ -149,12 +150,12 @@ def post(client, path, data, token):
 
 
 def count_members(app) -> int:
-    with app.app_context():
+    with unit(app):
         return db.session.scalar(select(func.count()).select_from(Member))
 
 
 def snapshot(app, member_id) -> dict | None:
-    with app.app_context():
+    with unit(app):
         member = db.session.get(Member, member_id)
         if member is None:
             return None
@@ -162,7 +163,7 @@ def snapshot(app, member_id) -> dict | None:
 
 
 def member_by_email(app, email):
-    with app.app_context():
+    with unit(app):
         return db.session.scalar(select(Member.id).where(Member.email == email))
 
 
@@ -239,7 +240,7 @@ def test_signup_fuzz(app):
         if response.status_code == 200:
             assert after in (before, before + 1)  # the same page for an address already taken
             if after == before + 1:
-                with app.app_context():
+                with unit(app):
                     newest = db.session.scalar(select(Member).order_by(Member.id.desc()).limit(1))
                     row = {column.key: getattr(newest, column.key) for column in Member.__table__.columns}
                 no_control_characters(row)
@@ -585,14 +586,14 @@ def fresh_entropy():
 
 
 def make_resource(app, **fields) -> int:
-    with app.app_context():
+    with unit(app):
         resource = library.create_resource(actor=None, **{"title": "A fuzz toolkit", "type": "toolkit", **fields})
         library.change_status(resource, action="publish", actor=None, publish_at=utcnow() - timedelta(minutes=5))
         return resource.id
 
 
 def resource_row(app, resource_id) -> dict | None:
-    with app.app_context():
+    with unit(app):
         db.session.expire_all()
         resource = db.session.get(Resource, resource_id)
         if resource is None:
@@ -603,12 +604,12 @@ def resource_row(app, resource_id) -> dict | None:
 
 
 def count(app, model) -> int:
-    with app.app_context():
+    with unit(app):
         return db.session.scalar(select(func.count()).select_from(model))
 
 
 def index_in_step(app):
-    with app.app_context():
+    with unit(app):
         report = search.compare()
     assert report.ok, f"search index out of step with the database: {report}"
 
@@ -758,7 +759,7 @@ def test_upload_form_fuzz(app):
             assert after["attachments"] == before["attachments"], "a refused upload was attached"
         index_in_step(app)
         for attachment_id in after["attachments"]:
-            with app.app_context():
+            with unit(app):
                 slug = db.session.get(Attachment, attachment_id).resource.slug
             download = client.get(f"/resources/{slug}/files/{attachment_id}")
             download.close()
@@ -801,7 +802,7 @@ def test_decision_form_fuzz(app, outbox):
     suggester = create_member(app, email="suggester@example.org")
 
     def pending() -> int:
-        with app.app_context():
+        with unit(app):
             return suggestions.submit_suggestion(member=db.session.get(Member, suggester), title="Please add this",
                                                  type="toolkit").id
 
@@ -815,7 +816,7 @@ def test_decision_form_fuzz(app, outbox):
         response = post(client, f"/staff/suggestions/{suggestion_id}", data, token)
         no_server_error(response, data)
         expect(response, (302,), data)
-        with app.app_context():
+        with unit(app):
             status = db.session.get(Suggestion, suggestion_id).status
         if status == "pending":
             assert count(app, Resource) == resources, "a refused decision made a resource"

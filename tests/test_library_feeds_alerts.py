@@ -10,7 +10,7 @@ from portal.database import utcnow
 from portal.extensions import db
 from portal.library.models import Resource, Suggestion
 from portal.members.services import find_member_by_email
-from tests.conftest import Outbox, create_member, link_path, login, post_form
+from tests.conftest import create_member, link_path, login, Outbox, post_form, unit
 from tests.library_helpers import make_resource
 
 SECRET_BODY = "The gingko clause is for members only."
@@ -103,7 +103,7 @@ def test_a_search_feed_holds_the_search_results_and_no_bodies(app, client, shelf
 def joined_earlier(app, email, **profile):
     """A verified member who joined an hour ago (alerts cover what is published after joining)."""
     create_member(app, email=email, **profile)
-    with app.app_context():
+    with unit(app):
         member = find_member_by_email(email)
         member.created_at = utcnow() - timedelta(hours=1)
         db.session.commit()
@@ -178,11 +178,11 @@ def test_a_resource_published_just_after_joining_is_not_missed(app, outbox):
     from portal.library.alerts import send_alerts
 
     create_member(app, email="new@example.org", wants_alerts=True)
-    with app.app_context():
+    with unit(app):
         joined = find_member_by_email("new@example.org").created_at
     # Published later in the same second as the sign-up.
     make_resource(app, title="Just published", publish_at=joined.replace(microsecond=999_999))
-    with app.app_context():
+    with unit(app):
         assert send_alerts(now=utcnow() + timedelta(seconds=2)) == 1
     assert listed(outbox.last("new@example.org")) == ["Just published"]
 
@@ -200,14 +200,14 @@ def test_the_unsubscribe_link_works_without_signing_in(app, runner, outbox, subs
     page = visitor.get(link_path(link))
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "Unsubscribe from alerts" in html
-    with app.app_context():
+    with unit(app):
         assert find_member_by_email("saver@example.org").wants_alerts  # a GET (a link scanner) changes nothing
 
     # RFC 8058: the mail client POSTs the one-click body, with no cookie and no form token.
     response = app.test_client().post(link_path(link), data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     assert "You will get no more alerts" in response.get_data(as_text=True)
-    with app.app_context():
+    with unit(app):
         assert not find_member_by_email("saver@example.org").wants_alerts
 
     make_resource(app, title="Platypus sequel")
@@ -219,7 +219,7 @@ def test_a_broken_unsubscribe_link_is_refused(app, runner, outbox, subscribers):
     response = app.test_client().post("/alerts/unsubscribe/not-a-token")
     assert response.status_code == 400
     assert "This link does not work" in response.get_data(as_text=True)
-    with app.app_context():
+    with unit(app):
         assert find_member_by_email("saver@example.org").wants_alerts
 
 
@@ -234,7 +234,7 @@ def suggest(app, email="member@example.org"):
     login(client, email)
     response = post_form(client, "/resources/suggest", SUGGESTION, token_from="/resources/suggest")
     assert response.status_code == 302
-    with app.app_context():
+    with unit(app):
         return db.session.scalars(select(Suggestion).order_by(Suggestion.id.desc())).first().id
 
 
@@ -255,7 +255,7 @@ def test_staff_accept_a_suggestion_as_a_draft(app, staff, outbox):
     response = post_form(staff_client, f"/staff/suggestions/{suggestion_id}", {"decision": "accept", "note": "Thanks!"},
                          token_from="/staff/suggestions")
     assert response.status_code == 302
-    with app.app_context():
+    with unit(app):
         resource = db.session.scalar(select(Resource).where(Resource.title == SUGGESTION["title"]))
         assert resource.status == "draft" and resource.type == "policy"
         assert resource.external_url == SUGGESTION["external_url"] and resource.author == "Maya Member"
@@ -278,7 +278,7 @@ def test_staff_decline_with_a_note_that_is_mailed(app, staff, outbox):
     response = post_form(staff_client, path, {"decision": "decline", "note": ""}, token_from="/staff/suggestions",
                          follow_redirects=True)
     assert "Write a short note to the member explaining the decision." in response.get_data(as_text=True)
-    with app.app_context():
+    with unit(app):
         assert db.session.get(Suggestion, suggestion_id).status == "pending"
 
     note = "We already list a similar protocol."
@@ -286,7 +286,7 @@ def test_staff_decline_with_a_note_that_is_mailed(app, staff, outbox):
     message = outbox.last("member@example.org")
     assert message["Subject"] == "About the resource you suggested"
     assert note in Outbox.text(message) and "http://localhost/resources" in Outbox.text(message)
-    with app.app_context():
+    with unit(app):
         assert db.session.get(Suggestion, suggestion_id).status == "declined"
         assert db.session.scalar(select(Resource).where(Resource.title == SUGGESTION["title"])) is None
     response = post_form(staff_client, path, {"decision": "accept", "note": ""}, token_from="/staff/suggestions",

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from portal.extensions import db
 from portal.library import attachments, services
 from portal.library.models import Attachment
-from tests.conftest import _empty_database, create_member, login, make_app, post_form
+from tests.conftest import _empty_database, create_member, login, make_app, post_form, unit
 from tests.library_helpers import EXE_BYTES, found_ids, make_resource, ooxml_bytes, pdf_bytes
 
 CSV = b"city,calls,diverted\nDenver,4700,4700\nTucson,100,20\n"
@@ -34,7 +34,7 @@ def upload(client, resource_id, filename, data):
 
 
 def attachments_of(app, resource_id):
-    with app.app_context():
+    with unit(app):
         db.session.expire_all()
         return [(a.filename, a.kind, a.size, a.sha256) for a in services.get_resource(resource_id).attachments]
 
@@ -48,7 +48,7 @@ def download(client, path):
 
 
 def attach(app, resource_id, filename, data) -> int:
-    with app.app_context():
+    with unit(app):
         return attachments.attach_file(services.get_resource(resource_id), actor=None, filename=filename,
                                        data=data).id
 
@@ -230,7 +230,7 @@ def test_download_counts_by_sector_are_shown_to_staff(app, client, staff, resour
     assert "Downloads: journalist 2, researcher 1, visitor 1" in page
     page = staff_client.get("/resources/members-handbook").get_data(as_text=True)
     assert "Downloads: journalist 1, researcher 1" in page
-    with app.app_context():
+    with unit(app):
         assert db.session.scalar(select(func.count()).select_from(Attachment)) == 2
 
 
@@ -246,7 +246,7 @@ def test_text_inside_files_is_indexed(app, staff_client, resource):
     html = staff_client.get("/resources?q=xylograph").get_data(as_text=True)
     assert "<mark>xylograph</mark>" in html
     # Removing the file removes its words.
-    with app.app_context():
+    with unit(app):
         pdf = next(a for a in services.get_resource(resource).attachments if a.kind == "pdf")
         attachments.remove_attachment(pdf, actor=None)
     assert found_ids(app, "xylograph") == []
@@ -270,5 +270,5 @@ def test_the_default_overview_pdf_is_indexed(library, client):
 def test_a_broken_pdf_is_kept_without_text(app, staff_client, resource):
     data = b"%PDF-1.4\n" + b"garbage " * 50
     assert upload(staff_client, resource, "broken.pdf", data).status_code == 302
-    with app.app_context():
+    with unit(app):
         assert services.get_resource(resource).attachments[0].text == ""

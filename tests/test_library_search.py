@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from portal import search
 from portal.database import utcnow
-from tests.conftest import create_member, login
+from tests.conftest import create_member, login, unit
 from tests.library_helpers import found_ids, make_resource, result_titles
 
 
@@ -98,7 +98,7 @@ def test_filters_narrow_and_combine(client, corpus):
 
 
 def test_facet_counts_follow_the_current_query(app, corpus):
-    with app.app_context():
+    with unit(app):
         result = search.search(q="dispatch")
         assert result.total == 3
         assert dict(result.facets["type"]) == {"guide": 1, "program_model": 1, "research": 1}
@@ -193,7 +193,7 @@ def test_did_you_mean_offers_the_corrected_words(client, corpus):
 
 
 def test_did_you_mean_leaves_operators_alone(app, corpus):
-    with app.app_context():
+    with unit(app):
         assert search.search(q="dispach NOT zoning").suggestion == "dispatch NOT zoning"
         assert search.search(q="crisis OR dispach").suggestion == "crisis OR dispatch"
 
@@ -282,7 +282,7 @@ def test_members_only_bodies_are_not_searchable_before_verifying(app, client, co
 
 def test_a_body_word_cannot_be_guessed_by_excluding_it(app, corpus, secret):
     # "quokka NOT <word>" must not tell an outsider whether <word> is in the members-only body.
-    with app.app_context():
+    with unit(app):
         guess_right = search.search(q=f"quokka NOT {SECRET_WORD}")
         guess_wrong = search.search(q="quokka NOT xylophone")
         assert guess_right.ids == guess_wrong.ids == [secret]
@@ -309,7 +309,7 @@ def test_scheduled_resources_are_found_only_from_their_time(app, client, corpus)
     assert scheduled in found_ids(app, "*", now=moment + timedelta(hours=1))
     assert titles(client, {"q": "wombat"}) == []
     assert "Embargoed wombat report" not in client.get("/resources").get_data(as_text=True)
-    with app.app_context():
+    with unit(app):
         assert str(moment.year) not in dict(search.search(q="*").facets["year"])
 
 
@@ -349,7 +349,7 @@ def test_a_search_too_broad_for_the_budget_matches_titles_and_summaries_and_says
     in_title = make_resource(app, title="Wombat dispatch guide", body="Nothing else.")
     make_resource(app, title="Another guide", body="The wombat appears only in this body.")
     monkeypatch.setattr(search_query, "CONTENT_BUDGET", 0)
-    with app.app_context():
+    with unit(app):
         result = search.search(q="wombat")
     assert result.broad and result.ids == [in_title]
     page = client.get("/resources?q=wombat").get_data(as_text=True)

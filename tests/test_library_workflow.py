@@ -9,7 +9,7 @@ from portal.audit.models import AuditEvent
 from portal.database import utcnow
 from portal.extensions import db
 from portal.library.models import Resource, ResourceRevision
-from tests.conftest import create_member, login, post_form
+from tests.conftest import create_member, login, post_form, unit
 from tests.library_helpers import found_ids, make_resource, resource_state
 
 NEW = "/staff/resources/new"
@@ -40,7 +40,7 @@ def apply_status(client, resource_id, action, publish_at=""):
 
 
 def counts(app):
-    with app.app_context():
+    with unit(app):
         return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
                 for model in (Resource, ResourceRevision, AuditEvent)}
 
@@ -58,7 +58,7 @@ def test_staff_create_a_draft_that_nobody_else_sees(app, staff_client):
     assert state["revisions"] == ["created"]
     page = staff_client.get(f"/staff/resources/{resource_id}/edit").get_data(as_text=True)
     assert "Status: <strong>draft</strong>" in page and "created by Sam Staff" in page
-    with app.app_context():
+    with unit(app):
         resource = db.session.get(Resource, resource_id)
         assert resource.audiences == ["officials", "practitioners"] and resource.topics == ["wildlife", "dispatch"]
         assert resource.jurisdiction.slug == "denver"
@@ -207,7 +207,7 @@ def test_scheduled_publish(app, staff_client):
 def test_publishing_keeps_an_existing_schedule(app):
     moment = utcnow() + timedelta(days=5)
     resource_id = make_resource(app, title="Wombat memo", status="draft", published_at=moment)
-    with app.app_context():
+    with unit(app):
         from portal.library import services
 
         services.change_status(services.get_resource(resource_id), action="publish", actor=None)

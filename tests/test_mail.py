@@ -13,7 +13,8 @@ from sqlalchemy import create_engine, select, text
 from portal.content import load_content
 from portal.extensions import db
 from portal.members.models import Member
-from tests.conftest import PASSWORD, ROOT, _empty_database, create_member, link_path, login, make_app, post_form
+from tests.conftest import (_empty_database, create_member, link_path, login, make_app, PASSWORD, post_form, ROOT,
+                           unit)
 
 SIGNUP = {
     "name": "Zoë Núñez",
@@ -62,7 +63,7 @@ def smtp():
 
 def _app(tmp_path, **overrides):
     app = make_app(tmp_path, **overrides)
-    with app.app_context():
+    with unit(app):
         load_content(ROOT / "content")
     return app
 

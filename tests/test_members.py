@@ -12,7 +12,7 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.members import services
 from portal.members.models import Member
-from tests.conftest import PASSWORD, Outbox, create_member, csrf_token, link_path, login, post_form
+from tests.conftest import create_member, csrf_token, link_path, login, Outbox, PASSWORD, post_form, unit
 
 NEW_PASSWORD = "another quite different phrase 42"
 LOGIN_ERROR = "The email or password is not correct."
@@ -52,7 +52,7 @@ def signup(client, **changes):
 
 
 def member_row(app, email):
-    with app.app_context():
+    with unit(app):
         member = db.session.scalar(select(Member).where(Member.email == email.lower()))
         if member is not None:
             db.session.expunge(member)
@@ -60,12 +60,12 @@ def member_row(app, email):
 
 
 def member_count(app):
-    with app.app_context():
+    with unit(app):
         return db.session.scalar(select(func.count()).select_from(Member))
 
 
 def audit_actions(app):
-    with app.app_context():
+    with unit(app):
         return [event.action for event in db.session.scalars(select(AuditEvent).order_by(AuditEvent.id))]
 
 
@@ -222,7 +222,7 @@ def test_signup_with_existing_address_looks_the_same_and_mails_the_owner(app, cl
 
 
 def test_emails_are_lower_case_and_unique_at_the_database_level(app, member):
-    with app.app_context():
+    with unit(app):
         with pytest.raises(IntegrityError):
             db.session.execute(insert(Member).values(email="Other@Example.org", password_hash="x", name="X",
                                                      session_token="t"))
@@ -759,7 +759,7 @@ def test_delete_account_needs_the_password_then_removes_the_row(app, client, mem
     failed = post_form(client, "/login", {"email": member, "password": PASSWORD})
     assert failed.status_code == 400
     assert LOGIN_ERROR in errors_of(failed)
-    with app.app_context():
+    with unit(app):
         events = db.session.scalars(select(AuditEvent)).all()
         assert any(e.action == "member.deleted" and e.subject == f"member #{member_id}" for e in events)
         assert all(e.actor_id is None for e in events)  # nothing in the log points at the person

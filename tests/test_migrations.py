@@ -20,7 +20,7 @@ from sqlalchemy.pool import NullPool
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import IN_CI, ROOT, TEST_DATABASE_URL
+from tests.conftest import IN_CI, ROOT, TEST_DATABASE_URL, unit
 
 MIGRATIONS = str(ROOT / "migrations")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
@@ -93,7 +93,7 @@ def migration_app(tmp_path, empty_database_url):
         "TESTING": True,
     })
     yield app
-    with app.app_context():
+    with unit(app):
         db.session.remove()
         db.engine.dispose()
 
@@ -131,7 +131,7 @@ def assert_models_match_migrations(app):
 
 
 def _tables(app) -> set[str]:
-    with app.app_context():
+    with unit(app):
         return set(inspect(db.engine).get_table_names())
 
 

@@ -16,7 +16,7 @@ from portal.audit.models import AuditEvent
 from portal.extensions import db
 from portal.library import services
 from portal.library.models import Attachment, Resource, ResourceRevision
-from tests.conftest import ROOT
+from tests.conftest import ROOT, unit
 from tests.library_helpers import found_ids, indexed_ids, make_resource, pdf_bytes
 
 
@@ -36,7 +36,7 @@ def shelf(app):
 
 
 def test_rebuild_recreates_the_index_from_the_database(app, runner, shelf):
-    with app.app_context():
+    with unit(app):
         search.forget_index()
     index_dir = app.config["SEARCH_INDEX_DIR"]
     for name in os.listdir(index_dir):
@@ -58,7 +58,7 @@ def test_check_reports_differences_and_sync_repairs_them(app, runner, shelf):
     result = check(runner)
     assert result.exit_code == 0 and "The index matches the database." in result.output
     missing, stale, _ = shelf
-    with app.app_context():
+    with unit(app):
         writer = search.open_index().writer()
         writer.delete_by_term("id", str(missing))  # behind the database's back
         writer.add_document(id="99999", title="Ghost wombat", summary="", content="", type="guide",
@@ -92,13 +92,13 @@ def locked(resources):
 
 def test_a_stale_index_never_lists_an_unpublished_resource(app, client, shelf, monkeypatch):
     monkeypatch.setattr(search, "index_resources", locked)
-    with app.app_context():
+    with unit(app):
         services.change_status(services.get_resource(shelf[0]), action="unpublish", actor=None)
     assert shelf[0] in found_ids(app, "wombat")  # the index has not heard of it yet
     html = client.get("/resources?q=wombat").get_data(as_text=True)
     assert "Published wombat 0" not in html and "Published wombat 1" in html
     monkeypatch.undo()
-    with app.app_context():
+    with unit(app):
         assert search.sync().orphaned == [shelf[0]]
     assert shelf[0] not in found_ids(app, "wombat")
 
@@ -107,13 +107,13 @@ def test_a_stale_index_never_shows_a_body_that_became_members_only(app, client, 
     body = "Public words about sassafras roots."
     resource_id = make_resource(app, title="Sassafras notes", body=body)
     monkeypatch.setattr(search, "index_resources", locked)
-    with app.app_context():
+    with unit(app):
         services.update_resource(services.get_resource(resource_id), actor=None, access="members")
     html = client.get("/resources?q=sassafras+roots").get_data(as_text=True)
     assert "Sassafras notes" in html  # the index still has it as public
     assert "Public words" not in html and "<mark>roots</mark>" not in html
     monkeypatch.undo()
-    with app.app_context():
+    with unit(app):
         assert search.sync().stale == [resource_id]
     assert "Sassafras notes" not in client.get("/resources?q=sassafras+roots").get_data(as_text=True)
     html = client.get("/resources?q=sassafras").get_data(as_text=True)
@@ -157,7 +157,7 @@ CRASH = """
     from portal.library import services
 
     app = create_app()
-    with app.app_context():
+    with unit(app):
         def dying_index(resources):
             writer = search.open_index().writer(timeout=10)
             for resource in resources:
@@ -181,7 +181,7 @@ def test_a_process_killed_mid_write_is_repaired_by_sync(app, runner, shelf):
         out, err = process.communicate(timeout=120)
     assert process.returncode == -signal.SIGKILL, err
     assert out.strip() == "writing"
-    with app.app_context():
+    with unit(app):
         db.session.expire_all()
         assert services.get_resource(crashed).status == "published"  # the database committed first
     leftovers = set(os.listdir(index_dir)) - before
@@ -202,7 +202,7 @@ def test_a_process_killed_mid_write_is_repaired_by_sync(app, runner, shelf):
     # The lock died with the process: the next publish writes normally, and a freshly opened index agrees.
     later = make_resource(app, title="Later wombat", slug="later-wombat")
     assert found_ids(app, "later") == [later]
-    with app.app_context():
+    with unit(app):
         search.forget_index()
         assert search.compare().ok
 
@@ -213,7 +213,7 @@ SECOND_WRITER = """
     from whoosh.index import LockError
 
     app = create_app()
-    with app.app_context():
+    with unit(app):
         try:
             search.open_index().writer(timeout=0).cancel()
             print("free", flush=True)
@@ -231,7 +231,7 @@ def test_two_writers_at_once_both_land(app, runner, shelf, monkeypatch):
     monkeypatch.undo()
     second = make_resource(app, title="Second wombat", slug="second-wombat", status="draft")
 
-    with app.app_context():
+    with unit(app):
         writer = search.open_index().writer(timeout=5)
         writer.update_document(**search.document_for(services.get_resource(first)))
         with _python(app, SECOND_WRITER) as process:
@@ -251,7 +251,7 @@ def test_two_writers_at_once_both_land(app, runner, shelf, monkeypatch):
 # --- content loads ---------------------------------------------------------------------------
 
 def _totals(app):
-    with app.app_context():
+    with unit(app):
         return {model.__name__: db.session.scalar(select(func.count()).select_from(model))
                 for model in (Resource, ResourceRevision, Attachment, AuditEvent)}
 
@@ -345,7 +345,7 @@ def test_a_custom_folder_in_the_documented_format_loads(app, runner, tmp_path):
     result = cli(runner, "content", "load", str(folder))
     assert result.exit_code == 0, result.output
     assert result.output.startswith("4 created or updated, 0 unchanged.")
-    with app.app_context():
+    with unit(app):
         owl = services.get_resource_by_slug("owl-patrol")
         assert (owl.title, owl.type, owl.access, owl.members_until, owl.status) == \
             ("Owl patrol: a program model", "program_model", "members", until, "published")
@@ -362,7 +362,7 @@ def test_a_custom_folder_in_the_documented_format_loads(app, runner, tmp_path):
     assert found_ids(app, "barnacle", can_read_members=True) == [owl.id]  # the PDF's text, through the services
     assert found_ids(app, "barnacle") == []  # members-only body and files
     assert found_ids(app, "heron") == [heron.id] and found_ids(app, "egret") == []
-    with app.app_context():
+    with unit(app):
         ibis = services.get_resource_by_slug("future-ibis")  # status defaults to published; the date schedules it
         assert ibis.status == "published" and ibis.published_at == datetime(2099, 1, 1, 12, tzinfo=timezone.utc)
     assert found_ids(app, "ibis") == []
@@ -380,7 +380,7 @@ def test_a_custom_folder_in_the_documented_format_loads(app, runner, tmp_path):
     assert result.exit_code != 0
     assert "broken.md: Choose a resource type from the list." in result.output
     assert "1 file(s) could not be loaded." in result.output
-    with app.app_context():
+    with unit(app):
         assert services.get_resource_by_slug("broken") is None
 
 
@@ -395,7 +395,7 @@ def test_one_searcher_follows_many_small_commits_and_merges(app):
     unpublished documents disappear, edits show, and nothing merged away lingers."""
     ids = [make_resource(app, title=f"Numbat report {n}", body=f"numbat fieldnote {n}") for n in range(16)]
     assert sorted(found_ids(app, "numbat")) == sorted(ids)
-    with app.app_context():
+    with unit(app):
         for resource_id in ids[:4]:
             services.change_status(services.get_resource(resource_id), action="unpublish", actor=None)
         services.update_resource(services.get_resource(ids[5]), actor=None, title="Quokka report")
@@ -414,11 +414,11 @@ def test_content_load_drops_a_file_removed_from_the_front_matter(app, tmp_path):
     page = folder / "resources" / "brief.md"
     front = "---\ntitle: A brief\ntype: guide\npublished: 2024-05-01\n{files}---\nThe brief.\n"
     page.write_text(front.format(files="files: [brief.pdf]\n"))
-    with app.app_context():
+    with unit(app):
         assert not load_content(folder).errors
         assert [a.filename for a in services.get_resource_by_slug("brief").attachments] == ["brief.pdf"]
     page.write_text(front.format(files="files: []\n"))
-    with app.app_context():
+    with unit(app):
         report = load_content(folder)
         assert not report.errors and report.created_or_updated == ["resources/brief.md"]
         assert services.get_resource_by_slug("brief").attachments == []

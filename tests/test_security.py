@@ -14,7 +14,7 @@ from portal.extensions import csrf, db
 from portal.markdown import render_markdown
 from portal.members.models import Member
 from portal.security import safe_next
-from tests.conftest import PASSWORD, create_member, csrf_token, login, make_app, post_form
+from tests.conftest import create_member, csrf_token, login, make_app, PASSWORD, post_form, unit
 from tests.test_access import Samples, sample_path
 
 STACK_TRACE_SIGNS = ("Traceback (most recent call last)", 'File "', "werkzeug.debug", "sqlalchemy.exc",
@@ -230,7 +230,7 @@ def test_production_cookies_are_secure(tmp_path, monkeypatch):
         attributes = [part.strip().lower() for part in cookies[name].split(";")]
         assert {"secure", "httponly", "samesite=lax"} <= set(attributes), cookies[name]
     assert "max-age" in client.get("/").headers.get("Strict-Transport-Security", "")
-    with app.app_context():
+    with unit(app):
         db.engine.dispose()
 
 
@@ -269,7 +269,7 @@ def test_an_environment_secret_key_wins_and_writes_no_file(tmp_path, monkeypatch
 
 def test_passwords_are_hashed_with_argon2id(app):
     member_id = create_member(app)
-    with app.app_context():
+    with unit(app):
         member = db.session.get(Member, member_id)
         assert member.password_hash.startswith("$argon2id$")
         assert PASSWORD not in member.password_hash
@@ -318,7 +318,7 @@ def test_error_pages_are_friendly_and_show_no_stack_trace(tmp_path, code):
     assert f"Error {code}" in html
     assert '<a href="/">' in html, "an error page offers a way home"
     assert "Content-Security-Policy" in response.headers
-    with app.app_context():
+    with unit(app):
         db.engine.dispose()
 
 
@@ -338,7 +338,7 @@ def test_errors_under_api_are_json(tmp_path, path, method, code):
     text = response.get_data(as_text=True)
     _no_stack_trace(text)
     assert "hunter2" not in text
-    with app.app_context():
+    with unit(app):
         db.engine.dispose()
 
 

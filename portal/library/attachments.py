@@ -10,10 +10,10 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 
+from portal import uow
 from portal.audit.services import record_event
-from portal.database import utcnow
+from portal.database import insert_ignoring_conflict, utcnow
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.library.models import Attachment, AttachmentDownload, Resource
@@ -166,8 +166,8 @@ def attach_file(resource: Resource, *, actor, filename: str, data: bytes) -> Att
     record_event(actor=actor, action="resource.file_added", subject=f"resource {resource.slug}",
                  file=filename, size=len(data))
     resource.updated_at = utcnow()  # the search document changes with the files
-    db.session.commit()
-    reindex([resource])
+    db.session.flush()  # the caller gets the file's id
+    reindex(resource)
     return attachment
 
 
@@ -176,13 +176,16 @@ def remove_attachment(attachment: Attachment, *, actor) -> None:
     record_event(actor=actor, action="resource.file_removed", subject=f"resource {resource.slug}",
                  file=attachment.filename)
     sha256 = attachment.sha256
-    db.session.delete(attachment)
+    resource.attachments.remove(attachment)  # delete-orphan: the row goes with the commit
     resource.updated_at = utcnow()
-    db.session.commit()
-    # The bytes stay if another attachment shares them.
+    reindex(resource)
+    uow.after_commit(lambda: _drop_unused_bytes(sha256))
+
+
+def _drop_unused_bytes(sha256: str) -> None:
+    # After the commit, so a rolled-back removal keeps its file; the bytes stay if another attachment shares them.
     if not db.session.scalar(select(Attachment.id).where(Attachment.sha256 == sha256).limit(1)):
         _stored_path(sha256).unlink(missing_ok=True)
-    reindex([resource])
 
 
 def find_attachment(resource: Resource, file_id: int) -> Attachment | None:
@@ -200,16 +203,13 @@ def count_download(attachment: Attachment, user) -> None:
         AttachmentDownload.attachment_id == attachment.id, AttachmentDownload.sector == sector)
         .values(count=AttachmentDownload.count + 1))
     if result.rowcount == 0:
-        db.session.add(AttachmentDownload(attachment_id=attachment.id, sector=sector, count=1))
-        try:
-            db.session.commit()
-            return
-        except IntegrityError:  # another request made the row first
-            db.session.rollback()
-            db.session.execute(update(AttachmentDownload).where(
-                AttachmentDownload.attachment_id == attachment.id, AttachmentDownload.sector == sector)
-                .values(count=AttachmentDownload.count + 1))
-    db.session.commit()
+        # The first download from this sector: an insert that does nothing if another request made the row
+        # first, then the increment again (one statement each, so the unit of work never has to roll back).
+        db.session.execute(insert_ignoring_conflict(AttachmentDownload).values(
+            attachment_id=attachment.id, sector=sector, count=0))
+        db.session.execute(update(AttachmentDownload).where(
+            AttachmentDownload.attachment_id == attachment.id, AttachmentDownload.sector == sector)
+            .values(count=AttachmentDownload.count + 1))
 
 
 def download_counts(resource: Resource) -> dict[int, dict[str, int]]:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from portal import search
+from portal import search, uow
 from portal.audit.services import record_event
 from portal.database import utcnow
 from portal.exceptions import ValidationFailed
@@ -106,27 +106,41 @@ def _apply(resource: Resource, fields: dict) -> dict:
     return changes
 
 
-def reindex(resources) -> None:
+def _reindex_now(resources) -> None:
     """The index follows the database; a failure here leaves it stale, and `flask search sync` repairs it."""
     try:
         search.index_resources(resources)
-    except Exception:  # the row is committed: whatever the index did, the request must not fail now
+    except Exception:  # the rows are committed: whatever the index did, the request must not fail now
         log.exception("search index not updated; run `flask search sync`")
+
+
+def reindex(resource: Resource) -> None:
+    """Bring this resource's search document in line once the unit of work commits (one index write for
+    every resource the unit touched)."""
+    uow.collect("library.reindex", resource, _reindex_now)
+
+
+def _slug_taken(slug: str, resource: Resource) -> bool:
+    with db.session.no_autoflush:  # asked before this resource's own row is written
+        other = db.session.scalar(select(Resource.id).where(Resource.slug == slug))
+    return other is not None and other != resource.id
 
 
 def _save(resource: Resource, action: str, actor, changes: dict) -> Resource:
     if not changes and action == "updated":
         return resource
+    if "slug" in changes and _slug_taken(resource.slug, resource):
+        raise ValidationFailed("slug", "Another resource already uses that slug; choose another.")
     db.session.add(ResourceRevision(resource=resource, actor_id=actor.id if actor else None, action=action,
                                     changes=changes))
     record_event(actor=actor, action=f"resource.{action}", subject=f"resource {resource.slug}",
                  fields=sorted(changes))
     try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
+        db.session.flush()
+    except IntegrityError as exc:  # the same slug saved by someone else in the meantime
+        uow.rollback()
         raise ValidationFailed("slug", "Another resource already uses that slug; choose another.") from exc
-    reindex([resource])
+    reindex(resource)
     return resource
 
 

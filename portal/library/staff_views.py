@@ -5,13 +5,12 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from portal.exceptions import ValidationFailed
-from portal.forms import apply_error, page_number
+from portal.forms import EmptyForm, apply_error, flash_error, page_number
 from portal.jurisdictions.services import list_jurisdictions
 from portal.library import attachments, services, suggestions
 from portal.library.forms import DecisionForm, ResourceForm, StatusForm, UploadForm
 from portal.library.models import STATUSES
 from portal.markdown import render_markdown
-from portal.members.forms import EmptyForm
 from portal.security import access
 
 bp = Blueprint("library_staff", __name__, url_prefix="/staff")
@@ -122,7 +121,7 @@ def change_status(resource_id):
             services.change_status(resource, action=form.action.data, actor=_actor(),
                                    publish_at=_utc(form.publish_at.data))
         except ValidationFailed as error:
-            flash(error.message, "error")
+            flash_error(error)
         else:
             flash(f"The resource is now {STATUS_WORDS[resource.status]}.", "success")
     else:
@@ -182,7 +181,7 @@ def decide(suggestion_id):
             suggestions.decline_suggestion(suggestion, actor=_actor(), note=form.note.data)
             flash("Declined; the member has been told.", "success")
         except ValidationFailed as error:
-            flash(error.message, "error")
+            flash_error(error)
     else:
         flash("Choose accept or decline.", "error")
     return redirect(url_for("library_staff.suggestion_queue"))

@@ -6,7 +6,7 @@ from portal.database import utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.library.models import TYPES, Suggestion
-from portal.library.services import create_resource, slugify
+from portal.library.services import create_resource, get_resource_by_slug, slugify
 from portal.mail import send_mail, site_url_for
 
 
@@ -25,7 +25,6 @@ def submit_suggestion(*, member, title: str, type: str, summary: str = "", exter
     db.session.add(suggestion)
     db.session.flush()
     record_event(actor=member, action="suggestion.submitted", subject=f"suggestion #{suggestion.id}")
-    db.session.commit()
     return suggestion
 
 
@@ -54,8 +53,6 @@ def accept_suggestion(suggestion: Suggestion, *, actor, note: str = ""):
         raise ValidationFailed(None, "This suggestion has already been decided.")
     base = slugify(suggestion.title) or "suggested-resource"
     slug = base
-    from portal.library.services import get_resource_by_slug
-
     number = 2
     while get_resource_by_slug(slug) is not None:
         slug = f"{base[:110]}-{number}"
@@ -65,8 +62,7 @@ def accept_suggestion(suggestion: Suggestion, *, actor, note: str = ""):
                                summary=suggestion.summary[:2000], external_url=external[:500],
                                body=suggestion.note, author=suggestion.member.name if suggestion.member else "")
     _decide(suggestion, actor=actor, status="accepted", note=note)
-    suggestion.resource_id = resource.id
-    db.session.commit()
+    suggestion.resource = resource
     if suggestion.member is not None:
         send_mail(to=suggestion.member.email, subject="Your suggested resource was accepted",
                   template="suggestion_accepted", member=suggestion.member, suggestion=suggestion)
@@ -78,7 +74,6 @@ def decline_suggestion(suggestion: Suggestion, *, actor, note: str) -> Suggestio
     if not note:
         raise ValidationFailed("note", "Write a short note to the member explaining the decision.")
     _decide(suggestion, actor=actor, status="declined", note=note)
-    db.session.commit()
     if suggestion.member is not None:
         send_mail(to=suggestion.member.email, subject="About the resource you suggested",
                   template="suggestion_declined", member=suggestion.member, suggestion=suggestion,

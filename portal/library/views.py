@@ -6,14 +6,13 @@ from flask_login import current_user
 from portal.database import utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import csrf
-from portal.forms import apply_error, page_number
+from portal.forms import EmptyForm, apply_error, flash_error, page_number
 from portal.jurisdictions.services import list_jurisdictions
 from portal.library import alerts, attachments, services, suggestions
 from portal.library.feeds import atom_feed
 from portal.library.forms import AlertPicksForm, SuggestionForm
 from portal.library.models import AUDIENCES, TYPES
 from portal.markdown import render_markdown
-from portal.members.forms import EmptyForm
 from portal.search import FACETS, SORTS
 from portal.security import access
 from portal.tokens import TokenInvalid
@@ -152,7 +151,7 @@ def save_search():
         try:
             alerts.save_search(member=current_user, args=request.form)
         except ValidationFailed as error:
-            flash(error.message, "error")
+            flash_error(error)
         else:
             flash("Search saved: new matches will be emailed to you.", "success")
     params = {key: request.form.getlist(key) for key in alerts.QUERY_KEYS if request.form.getlist(key)}
@@ -187,7 +186,7 @@ def delete_alert(saved_id):
         try:
             alerts.delete_saved_search(member=current_user, saved_id=saved_id)
         except ValidationFailed as error:
-            flash(error.message, "error")
+            flash_error(error)
         else:
             flash("Alert removed.", "success")
     return redirect(url_for("library.alerts_page"))

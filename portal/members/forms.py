@@ -115,7 +115,3 @@ class DeleteAccountForm(_OwnPrefix, FlaskForm):
     password = PasswordField("Current password", validators=[DataRequired("Enter your password to confirm."),
                                                              Length(max=MAX_LENGTH)],
                              render_kw={"autocomplete": "current-password"})
-
-
-class EmptyForm(FlaskForm):
-    """A form with only the CSRF token: sign out, resend a link."""

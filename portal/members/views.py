@@ -4,9 +4,9 @@ from flask_login import current_user, login_user, logout_user
 
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
-from portal.forms import apply_error
+from portal.forms import EmptyForm, apply_error
 from portal.members import services
-from portal.members.forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm, EmptyForm,
+from portal.members.forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm,
                                   LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm)
 from portal.security import access, safe_next
 from portal.tokens import TokenInvalid

@@ -4,9 +4,8 @@ from flask_login import current_user
 
 from portal.audit.services import list_events
 from portal.exceptions import ValidationFailed
-from portal.forms import page_number
+from portal.forms import EmptyForm, flash_error, page_number
 from portal.members import services as members
-from portal.members.forms import EmptyForm
 from portal.security import access
 from portal.staff.forms import RoleForm
 
@@ -40,7 +39,7 @@ def set_role(member_id):
     try:
         members.set_member_role(member, role=form.role.data, actor=current_user._get_current_object())
     except ValidationFailed as error:
-        flash(error.message, "error")
+        flash_error(error)
     else:
         flash(f"{member.name} is now {'staff' if member.role == 'staff' else 'a member'}.", "success")
     return redirect(url_for("staff.member_list", q=request.args.get("q", "")[:100] or None))
