@@ -62,7 +62,7 @@ class Samples:
 
     def _once(self, key, make):
         if key not in self.made:
-            with self.app.app_context():
+            with unit(self.app):
                 self.made[key] = make()
         return self.made[key]
 

@@ -132,7 +132,7 @@ def test_signup_mail_goes_through_smtp_with_text_and_html_and_a_working_link(smt
 
     opened = client.get(link_path(link))
     assert opened.status_code == 302
-    with smtp_app.app_context():
+    with unit(smtp_app):
         member = db.session.scalar(select(Member).where(Member.email == "zoe.nunez@example.org"))
         assert member.email_verified_at is not None
     login(client, email="zoe.nunez@example.org")
@@ -168,7 +168,7 @@ def test_a_failed_signup_sends_nothing(smtp_app, smtp, changes):
     assert smtp.received == []
     outbox = Path(smtp_app.config["MAIL_OUTBOX_DIR"])
     assert files_in(outbox) == [] and files_in(outbox / "failed") == []
-    with smtp_app.app_context():
+    with unit(smtp_app):
         assert db.session.scalar(select(Member)) is None
 
 
@@ -208,7 +208,7 @@ def test_unreachable_smtp_server_keeps_the_mail_and_the_request_succeeds(unreach
         response = signup(client)
     assert response.status_code == 200
     assert "Check your email" in response.get_data(as_text=True)
-    with unreachable_app.app_context():
+    with unit(unreachable_app):
         assert db.session.scalar(select(Member).where(Member.email == "zoe.nunez@example.org")) is not None
     failed = files_in(Path(unreachable_app.config["MAIL_OUTBOX_DIR"]) / "failed")
     assert len(failed) == 1

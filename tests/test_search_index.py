@@ -153,11 +153,11 @@ def _python(app, code: str):
 
 CRASH = """
     import os, signal, sys
-    from portal import create_app, search
+    from portal import create_app, search, uow
     from portal.library import services
 
     app = create_app()
-    with unit(app):
+    with app.app_context(), uow.unit_of_work():
         def dying_index(resources):
             writer = search.open_index().writer(timeout=10)
             for resource in resources:
@@ -168,8 +168,9 @@ CRASH = """
             os.kill(os.getpid(), signal.SIGKILL)  # before the commit
 
         search.index_resources = dying_index
+        # The unit commits at the end of the block, then the index write dies.
         services.change_status(services.get_resource_by_slug("crash-wombat"), action="publish", actor=None)
-        print("not reached", flush=True)
+    print("not reached", flush=True)
 """
 
 
@@ -208,12 +209,12 @@ def test_a_process_killed_mid_write_is_repaired_by_sync(app, runner, shelf):
 
 
 SECOND_WRITER = """
-    from portal import create_app, search
+    from portal import create_app, search, uow
     from portal.library import services
     from whoosh.index import LockError
 
     app = create_app()
-    with unit(app):
+    with app.app_context(), uow.unit_of_work():
         try:
             search.open_index().writer(timeout=0).cancel()
             print("free", flush=True)
@@ -258,14 +259,14 @@ def _totals(app):
 
 def test_loading_the_default_content_twice_changes_nothing(library, runner):
     before = _totals(library)
-    with library.app_context():
+    with unit(library):
         generation = search.open_index().latest_generation()
         updated = dict(db.session.execute(select(Resource.slug, Resource.updated_at)).all())
     result = cli(runner, "content", "load")
     assert result.exit_code == 0, result.output
     assert result.output.startswith("0 created or updated,")
     assert _totals(library) == before
-    with library.app_context():
+    with unit(library):
         assert search.open_index().latest_generation() == generation
         assert dict(db.session.execute(select(Resource.slug, Resource.updated_at)).all()) == updated
         assert search.compare().ok
@@ -379,7 +380,7 @@ def test_a_custom_folder_in_the_documented_format_loads(app, runner, tmp_path):
     result = cli(runner, "content", "load", str(folder))
     assert result.exit_code != 0
     assert "broken.md: Choose a resource type from the list." in result.output
-    assert "1 file(s) could not be loaded." in result.output
+    assert "could not be loaded, so nothing was saved" in result.output
     with unit(app):
         assert services.get_resource_by_slug("broken") is None
 
