@@ -189,3 +189,50 @@ def test_make_run_path_upgrades_and_loads_content_idempotently(tmp_path, empty_d
 
     if database_url is None:
         assert (tmp_path / "instance" / "portal.db").is_file()
+
+
+def test_free_text_jurisdictions_become_keys_and_ids_are_never_reused(migration_app):
+    """The hardening migration maps members' and suggestions' typed jurisdictions to the directory by slug, name
+    or "name, state" in any case, keeps the rest as the "other" note, and maps them back on downgrade."""
+    _migrate(migration_app, upgrade, "ffafb2300c24")
+    now = "2026-01-01 00:00:00"
+    with migration_app.app_context(), db.engine.begin() as connection:
+        connection.execute(text("INSERT INTO jurisdictions (id, slug, name, state, summary, created_at, updated_at) "
+                                "VALUES (7, 'denver', 'Denver', 'Colorado', '', :now, :now)"), {"now": now})
+        members = [(1, "denver"), (2, " DENVER, colorado "), (3, "Springfield"), (4, "")]  # inserted in this order
+        for number, typed in members:
+            connection.execute(text(
+                "INSERT INTO members (email, password_hash, name, organisation, title, sector, jurisdiction, "
+                "wants_alerts, role, session_token, consented_at, created_at, updated_at) VALUES "
+                "(:email, 'x', 'M', '', '', 'other', :typed, false, 'member', :token, :now, :now, :now)"),
+                {"email": f"m{number}@example.org", "typed": typed, "token": f"t{number}", "now": now})
+        connection.execute(text(
+            "INSERT INTO suggestions (id, title, summary, type, external_url, jurisdiction, note, status, staff_note, "
+            "created_at) VALUES (1, 'T', '', 'policy', '', 'Denver', '', 'pending', '', :now), "
+            "(2, 'U', '', 'policy', '', 'Gotham City', '', 'pending', '', :now)"), {"now": now})
+
+    _migrate(migration_app, upgrade, "head")
+    assert_models_match_migrations(migration_app)
+    with migration_app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT email, jurisdiction_id, jurisdiction_other FROM members ORDER BY id"))
+        assert [tuple(row) for row in rows] == [("m1@example.org", 7, ""), ("m2@example.org", 7, ""),
+                                                ("m3@example.org", None, "Springfield"), ("m4@example.org", None, "")]
+        rows = connection.execute(text("SELECT id, jurisdiction_id, jurisdiction_other FROM suggestions ORDER BY id"))
+        assert [tuple(row) for row in rows] == [(1, 7, ""), (2, None, "Gotham City")]
+    with migration_app.app_context(), db.engine.begin() as connection:
+        # The highest id is deleted, then a new row arrives: it must not get the deleted member's id back.
+        highest = connection.execute(text("SELECT max(id) FROM members")).scalar()
+        connection.execute(text("DELETE FROM members WHERE id = :id"), {"id": highest})
+        connection.execute(text(
+            "INSERT INTO members (email, password_hash, name, organisation, title, sector, wants_alerts, role, "
+            "session_token, consented_at, created_at, updated_at, jurisdiction_other) VALUES "
+            "('new@example.org', 'x', 'N', '', '', 'other', false, 'member', 'tn', :now, :now, :now, '')"),
+            {"now": now})
+        assert connection.execute(text("SELECT id FROM members WHERE email = 'new@example.org'")).scalar() > highest
+
+    _migrate(migration_app, downgrade, "ffafb2300c24")
+    with migration_app.app_context(), db.engine.connect() as connection:
+        rows = connection.execute(text("SELECT email, jurisdiction FROM members ORDER BY id"))
+        assert [tuple(row) for row in rows] == [("m1@example.org", "Denver, Colorado"),
+                                                ("m2@example.org", "Denver, Colorado"),
+                                                ("m3@example.org", "Springfield"), ("new@example.org", "")]
