@@ -5,8 +5,10 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app app
 HOST ?= 127.0.0.1
 PORT ?= 5000
+# Links in mail, the sitemap and feeds point at the address actually served (unless SITE_URL is set).
+SITE_URL ?= http://$(if $(filter 0.0.0.0,$(HOST)),127.0.0.1,$(HOST)):$(PORT)
 
-.PHONY: run test setup dev-setup db content system-deps clean-venv
+.PHONY: run test setup dev-setup db content system-deps clean-venv bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,11 +37,21 @@ content: db
 	$(FLASK) content load
 	$(FLASK) search sync
 
+# The web server and a task-queue worker beside it (mail, background jobs, scheduled jobs); when the server
+# stops (Ctrl-C), the worker is stopped too, after the task it is running.
 run: content
+	@echo "Serving $(SITE_URL) with a task-queue worker (Ctrl-C stops both)."
+	@export SITE_URL='$(SITE_URL)'; \
+	$(FLASK) worker & worker=$$!; \
+	trap 'kill -INT $$worker 2>/dev/null; wait $$worker; trap - EXIT; exit 0' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 test: dev-setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Public pages under gunicorn against a bare Flask route (bench/site.py; needs wrk). BENCH_ARGS="--duration 5".
+bench: setup
+	$(BIN)/python bench/site.py $(BENCH_ARGS)
 
 # Debian packages the browser and database tests use (CI runs this; needs root).
 system-deps:

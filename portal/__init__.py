@@ -2,10 +2,11 @@
 import re
 from pathlib import Path
 
-from flask import Flask, has_request_context, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
+from werkzeug.local import LocalProxy
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from portal import config
@@ -13,13 +14,17 @@ from portal.cli import register_cli
 from portal.database import utcnow
 from portal.errors import register_errorhandlers
 from portal.extensions import csrf, db, limiter, login_manager, migrate
+from portal.http_cache import register_http_cache
+from portal.queue import register_queue
 from portal.security import register_security_headers
 from portal.uow import register_unit_of_work
 
 BLUEPRINTS = (
     "portal.public.views",
     "portal.members.views",
+    "portal.members.staff_views",
     "portal.staff.views",
+    "portal.audit.staff_views",
     "portal.library.views",
     "portal.library.staff_views",
 )
@@ -39,8 +44,10 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_extensions(app)
     register_unit_of_work(app)
     register_blueprints(app)
+    register_queue(app)
     register_errorhandlers(app)
     register_security_headers(app)
+    register_http_cache(app)
     register_template_context(app)
     register_cli(app)
     return app
@@ -90,9 +97,24 @@ def single_line(value) -> str:
     return str(value if value is not None else "").replace("\r", "").replace("\n", "")
 
 
-def register_template_context(app: Flask) -> None:
+def _action_form():
+    """The sign-out / resend-link form, made the first time a template uses it: making a form mints a CSRF
+    token, and a token minted for nothing would give an anonymous reader a session cookie."""
     from portal.forms import EmptyForm
 
+    if "portal_action_form" not in g:
+        g.portal_action_form = EmptyForm(formdata=None)
+    return g.portal_action_form
+
+
+def csrf_issued() -> bool:
+    """A form of this page already has a CSRF token (base.html then repeats it in a meta tag). Never on a page
+    every anonymous visitor reads the same (it has a validator, portal/http_cache.py): none of its forms is
+    theirs, and a token there would be one nobody can use."""
+    return current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token") in g and "http_validator" not in g
+
+
+def register_template_context(app: Flask) -> None:
     app.jinja_env.finalize = html_safe_text
     app.jinja_env.filters["single_line"] = single_line
 
@@ -100,6 +122,6 @@ def register_template_context(app: Flask) -> None:
     def inject():
         if not has_request_context():  # mail rendered by a command
             return {"view_functions": app.view_functions}
-        return {"csrf_token": generate_csrf, "action_form": EmptyForm(formdata=None),
+        return {"csrf_token": generate_csrf, "csrf_issued": csrf_issued, "action_form": LocalProxy(_action_form),
                 "current_path": request.full_path.rstrip("?"), "user": current_user,
                 "view_functions": app.view_functions, "now_utc": utcnow}

@@ -1,12 +1,13 @@
 """Flask commands: thin wrappers over the services."""
+import logging
 import sys
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
-from portal import search, uow
+from portal import mail, queue, search, uow
 from portal.content import load_content
 from portal.exceptions import ValidationFailed
 from portal.library.alerts import send_alerts
@@ -66,8 +67,8 @@ def _index_call(function, label: str, length: int):
 @search_cli.command("rebuild")
 def search_rebuild():
     """Recreate the index from the database (readers keep the old one until it is done)."""
-    count = _index_call(search.rebuild, "Indexing resources", search.published_count())
-    click.echo(f"Indexed {count} published resources.")
+    count = _index_call(search.rebuild, "Indexing", search.expected_count())
+    click.echo(f"Indexed {count} document{'' if count == 1 else 's'}.")
 
 
 @search_cli.command("sync")
@@ -85,7 +86,7 @@ def search_check():
     report = search.compare()
     for name in ("missing", "stale", "orphaned"):
         ids = getattr(report, name)
-        click.echo(f"{name}: {len(ids)}" + (f" (ids {', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''})"
+        click.echo(f"{name}: {len(ids)}" + (f" ({', '.join(map(str, ids[:20]))}{' …' if len(ids) > 20 else ''})"
                                              if ids else ""))
     if not report.ok:
         raise click.ClickException("The index differs from the database: run `flask search sync`.")
@@ -99,6 +100,57 @@ def alerts_send():
     click.echo(f"Sent {sent} digest{'' if sent == 1 else 's'}.")
 
 
+@click.command("worker")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
+              help="Tasks run at the same time.")
+@click.option("--no-periodic", "periodic", flag_value=False, default=True,
+              help="Leave the scheduled jobs (alerts, search sync) to another worker.")
+@with_appcontext
+def worker(threads, periodic):
+    """Run a task-queue consumer: mail, background jobs and the scheduled ones. Ctrl-C (SIGINT) stops it
+    after the tasks it is running."""
+    task_queue = queue.current_queue()
+    if task_queue.immediate:
+        raise click.ClickException("QUEUE_IMMEDIATE is set: tasks run in the web process, there is nothing to consume.")
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    where = "Redis" if current_app.config["REDIS_URL"] else current_app.config["QUEUE_SQLITE_PATH"]
+    click.echo(f"Worker: {threads} thread{'' if threads == 1 else 's'}, jobs kept in {where}"
+               f"{', running the scheduled jobs' if periodic else ''}.", err=True)
+    task_queue.create_consumer(workers=threads, periodic=periodic).run()
+
+
+mail_cli = AppGroup("mail", help="Outgoing mail: read the outbox, resend what failed.")
+
+
+@mail_cli.command("outbox")
+@click.option("-n", "--count", default=1, show_default=True, type=click.IntRange(1, 1000),
+              help="How many of the newest messages.")
+@click.option("--to", "to", default=None, help="Only messages to this address.")
+def mail_outbox(count, to):
+    """Print the newest messages in the outbox decoded, newest last, so a link can be copied as is."""
+    messages = mail.newest_messages(count=count, to=to)
+    if not messages:
+        raise click.ClickException(f"No mail{f' to {to}' if to else ''} in {mail.outbox_dir()}.")
+    for number, message in enumerate(messages):
+        if number:
+            click.echo("\n" + "-" * 72 + "\n")
+        for header in ("Date", "To", "Subject"):
+            click.echo(f"{header}: {message[header]}")
+        click.echo("\n" + mail.plain_text(message).rstrip())
+
+
+@mail_cli.command("resend")
+def mail_resend():
+    """Send the messages kept in outbox/failed/ again over SMTP; each one sent leaves the folder."""
+    if not current_app.config["MAIL_SERVER"]:
+        raise click.ClickException("MAIL_SERVER is not set: there is no SMTP server to resend to.")
+    sent, failing = mail.resend_failed()
+    click.echo(f"Resent {sent} message{'' if sent == 1 else 's'}.")
+    if failing:
+        raise click.ClickException(f"{failing} still failing; kept in {mail.failed_dir()}.")
+
+
 def register_cli(app: Flask) -> None:
-    for group in (content_cli, members_cli, search_cli, alerts_cli):
+    for group in (content_cli, members_cli, search_cli, alerts_cli, mail_cli, worker):
         app.cli.add_command(group)

@@ -50,8 +50,16 @@ def load_settings(instance: Path) -> dict:
         "MAIL_PASSWORD": env("MAIL_PASSWORD") or None,
         "MAIL_USE_TLS": _flag(env("MAIL_USE_TLS")),
         "MAIL_FROM": env("MAIL_FROM") or "12 Million Calls <no-reply@localhost>",
+        # Shown on /contact; unset means the address in MAIL_FROM (resolved when shown, so overrides follow).
+        "CONTACT_EMAIL": env("CONTACT_EMAIL") or None,
         "MAIL_OUTBOX_DIR": env("MAIL_OUTBOX_DIR") or str(instance / "outbox"),
-        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or "memory://",
+        # With Redis for the queue, the rate limits share it: memory:// would count per process.
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI") or env("REDIS_URL") or "memory://",
+        "REDIS_URL": env("REDIS_URL") or None,
+        "QUEUE_SQLITE_PATH": str(instance / "queue.db"),
+        "QUEUE_IMMEDIATE": False,
+        "MAIL_RETRIES": int(env("MAIL_RETRIES") or 6),
+        "MAIL_RETRY_DELAY": float(env("MAIL_RETRY_DELAY") or 30),
         "SITE_URL": (env("SITE_URL") or "http://127.0.0.1:5000").rstrip("/"),
         # How many reverse proxies stand in front; their X-Forwarded-* headers are then trusted.
         "PROXY_COUNT": int(env("PROXY_COUNT") or 0),
@@ -68,5 +76,7 @@ def load_settings(instance: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: no expired-form surprises
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down: count per process until it is back, rather than answer every sign-in with an error.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }
     return settings

@@ -1,7 +1,20 @@
-"""The one door for outgoing mail: SMTP when MAIL_SERVER is set, else .eml files in the outbox."""
+"""The one door for outgoing mail: built in the unit of work, handed over after its commit.
+
+`send_mail(...)` renders the message now and delivers it once the unit of work commits (never for work that
+was rolled back). Delivery:
+- `MAIL_SERVER` set: the after-commit action queues the `mail.send` task, so a request never waits on SMTP.
+  The worker sends it, retrying with backoff (`MAIL_RETRIES` times, first after `MAIL_RETRY_DELAY` seconds,
+  doubling); a message that still fails, or that the server refuses for good (5xx), is kept in
+  `<outbox>/failed/`, and `flask mail resend` tries those again.
+- `MAIL_SERVER` unset (the embedded default): the after-commit action writes the `.eml` file to the outbox
+  itself. Writing a file cannot hang like SMTP, and the file is there when the request returns, so a
+  newcomer (and a test) finds the confirmation link at once.
+`deliver(message)` hands over a message built elsewhere (alert digests) the same way, from an after-commit action.
+"""
 import logging
 import smtplib
 import uuid
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
@@ -9,6 +22,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app, render_template
 
+from portal import queue
 from portal.database import utcnow
 
 log = logging.getLogger(__name__)
@@ -35,6 +49,14 @@ def build_message(*, to: str, subject: str, template: str, **context) -> EmailMe
     return message
 
 
+def outbox_dir() -> Path:
+    return Path(current_app.config["MAIL_OUTBOX_DIR"])
+
+
+def failed_dir() -> Path:
+    return outbox_dir() / "failed"
+
+
 def _write_eml(folder: Path, message: EmailMessage) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     # Names sort by time, so the newest message is the last file.
@@ -43,25 +65,99 @@ def _write_eml(folder: Path, message: EmailMessage) -> Path:
     return path
 
 
-def deliver(message: EmailMessage) -> None:
-    """Send now. Call only after the database commit that the mail reports on."""
+def parse(raw: bytes) -> EmailMessage:
+    return message_from_bytes(raw, policy=policy.default)
+
+
+def _smtp_send(message: EmailMessage) -> None:
     config = current_app.config
-    outbox = Path(config["MAIL_OUTBOX_DIR"])
-    if not config["MAIL_SERVER"]:
-        _write_eml(outbox, message)
-        return
+    with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
+        if config["MAIL_USE_TLS"]:
+            smtp.starttls()
+        if config["MAIL_USERNAME"]:
+            smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
+        smtp.send_message(message)
+
+
+def _refused_for_good(error: Exception) -> bool:
+    """A 5xx answer (bad address, message refused) will be the same next time: retrying only delays the kept copy."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        return all(code >= 500 for code, _ in error.recipients.values())
+    return isinstance(error, smtplib.SMTPResponseException) and error.smtp_code >= 500
+
+
+def keep_failed(*, raw: bytes) -> None:
+    """The last attempt failed: keep the message for `flask mail resend`."""
+    message = parse(raw)
+    kept = _write_eml(failed_dir(), message)
+    log.error("mail to %s failed; kept at %s", message["To"], kept)
+
+
+@queue.task("mail.send", retries="MAIL_RETRIES", retry_delay="MAIL_RETRY_DELAY", backoff=2, on_failure=keep_failed)
+def send_queued(*, raw: bytes) -> None:
+    """The worker's side of SMTP delivery; raising makes the queue retry it later."""
+    message = parse(raw)
     try:
-        with smtplib.SMTP(config["MAIL_SERVER"], config["MAIL_PORT"], timeout=15) as smtp:
-            if config["MAIL_USE_TLS"]:
-                smtp.starttls()
-            if config["MAIL_USERNAME"]:
-                smtp.login(config["MAIL_USERNAME"], config["MAIL_PASSWORD"] or "")
-            smtp.send_message(message)
-    except (OSError, smtplib.SMTPException):
-        # The change it reports on is already committed: keep the mail for a resend, never fail the request.
-        kept = _write_eml(outbox / "failed", message)
-        log.exception("mail to %s failed; kept at %s", message["To"], kept)
+        _smtp_send(message)
+    except (OSError, smtplib.SMTPException) as error:
+        if _refused_for_good(error):
+            log.exception("the SMTP server refused the mail to %s", message["To"])
+            keep_failed(raw=raw)
+            return
+        log.warning("mail to %s not sent this time: %s", message["To"], error)  # retried until MAIL_RETRIES
+        raise
+
+
+def deliver(message: EmailMessage) -> None:
+    """Hand a built message over now: to the queue's `mail.send` with SMTP, else to the outbox folder.
+
+    Call it only once the work the mail reports on is committed, i.e. from an after-commit action
+    (`uow.after_commit(lambda: deliver(message))`, as the alert digests do); `send_mail` does that for you."""
+    if current_app.config["MAIL_SERVER"]:
+        raw = bytes(message)
+        try:
+            queue.current_queue().push("mail.send", {"raw": raw})
+        except Exception:  # the queue itself is down (Redis unreachable): keep the mail for a resend
+            log.exception("could not queue the mail to %s", message["To"])
+            keep_failed(raw=raw)
+    else:
+        _write_eml(outbox_dir(), message)
 
 
 def send_mail(*, to: str, subject: str, template: str, **context) -> None:
-    deliver(build_message(to=to, subject=subject, template=template, **context))
+    """Render the message now (inside the unit, while its rows are at hand); deliver it after the commit
+    (at once outside any unit of work)."""
+    message = build_message(to=to, subject=subject, template=template, **context)
+    queue.when_committed(lambda: deliver(message))
+
+
+def resend_failed() -> tuple[int, int]:
+    """Try every message kept in failed/ once more over SMTP; returns (sent, still failing)."""
+    sent = failing = 0
+    for path in sorted(failed_dir().glob("*.eml")):
+        try:
+            _smtp_send(parse(path.read_bytes()))
+        except (OSError, smtplib.SMTPException) as error:
+            log.warning("resending %s failed: %s", path.name, error)
+            failing += 1
+        else:
+            path.unlink()
+            sent += 1
+    return sent, failing
+
+
+def newest_messages(*, count: int = 1, to: str | None = None) -> list[EmailMessage]:
+    """The newest messages in the outbox (oldest of them first), optionally only those to one address."""
+    found = []
+    for path in sorted(outbox_dir().glob("*.eml"), reverse=True):
+        message = parse(path.read_bytes())
+        if to is None or (message["To"] or "").lower() == to.strip().lower():
+            found.append(message)
+            if len(found) == count:
+                break
+    return found[::-1]
+
+
+def plain_text(message: EmailMessage) -> str:
+    body = message.get_body(preferencelist=("plain",))
+    return body.get_content() if body is not None else ""

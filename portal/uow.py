@@ -10,7 +10,7 @@ import logging
 from collections.abc import Callable, Hashable
 from contextlib import contextmanager
 
-from flask import Flask
+from flask import Flask, has_app_context, has_request_context
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -44,6 +44,11 @@ def collect(key: Hashable, item, action: Callable[[list], None]) -> None:
     after_commit(lambda: action(list(db.session.info.get(_COLLECTED, {}).pop(key, items))), key=("collect", key))
 
 
+def in_unit() -> bool:
+    """A unit of work is open (a request, or a `with unit_of_work():`), so after-commit actions will run."""
+    return has_request_context() or (has_app_context() and db.session.info.get(_DEPTH, 0) > 0)
+
+
 def has_work() -> bool:
     session = db.session
     return bool(session.new or session.dirty or session.deleted or session.info.get(_FLUSHED)
@@ -61,13 +66,16 @@ def commit() -> None:
     takes over."""
     session = db.session
     session.commit()
-    actions = session.info.pop(_ACTIONS, [])
     session.info.pop(_FLUSHED, None)
-    for _, action in actions:
-        try:
-            action()
-        except Exception:  # the commit stands whatever an action does
-            log.exception("an after-commit action failed")
+    # An action may register another (queue a job from an after-commit hook): those run in the next round.
+    while actions := session.info.pop(_ACTIONS, []):
+        for _, action in actions:
+            try:
+                action()
+            except Exception:  # the commit stands whatever an action does
+                log.exception("an after-commit action failed")
+        if session.new or session.dirty or session.deleted or session.info.pop(_FLUSHED, None):
+            session.commit()  # what the actions themselves wrote (a delivery record, say)
     session.info.pop(_COLLECTED, None)
 
 

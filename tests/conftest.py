@@ -25,6 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL")
 PASSWORD = "a long and unusual passphrase 7"
+# argon2id at its smallest cost: the production parameters made most of the suite's CPU time, and
+# tests/test_security.py keeps one test on the production defaults.
+TEST_HASH_PARAMS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 
 # Pages rendered by any test, checked once by the Nu HTML Checker at the end of the run.
 _OWN_RENDERED_DIR = not os.environ.get("PORTAL_RENDERED_DIR")
@@ -90,13 +93,18 @@ def make_app(tmp_path: Path, **overrides):
         "SITE_URL": "http://localhost",
         "SERVER_NAME": None,
         "TESTING": True,
+        "PASSWORD_HASH_PARAMS": TEST_HASH_PARAMS,
+        # Queued jobs run in this process right after the commit (mail files are there when a request
+        # returns); tests/test_queue.py, test_mail.py and test_redis.py run real consumers instead.
+        "QUEUE_IMMEDIATE": True,
     }
     settings.update(overrides)
     app = create_app(settings)
 
     @app.after_request
     def keep_html(response):
-        if response.mimetype == "text/html" and not response.direct_passthrough:
+        # A 304 has no body to check (the page was checked when it was first sent).
+        if response.mimetype == "text/html" and not response.direct_passthrough and response.status_code != 304:
             from flask import request
 
             keep_rendered_page(response.get_data(as_text=True), request.path)
@@ -207,6 +215,10 @@ def create_member(app, *, email="member@example.org", password=PASSWORD, name="M
         member = members.register_member(email=email, password=password, name=name, consent=True,
                                          sector=profile.pop("sector", "advocate"), **profile)
         assert member is not None, f"{email} already exists"
+        member_id = member.id
+    # The verification mail is written when the sign-up's unit of work has committed.
+    with unit(app):
+        member = members.get_member(member_id)
         if verified:
             token = link_path(Outbox.link(Outbox(app).last(email))).rsplit("/", 1)[1]
             members.verify_email(token)
@@ -295,9 +307,133 @@ def page(browser, live_server):
     context.close()
 
 
-def check_accessible(page) -> None:
-    """axe-core on the current page: zero violations (the served HTML is already kept for the HTML check)."""
+PHONE_WIDTH = 360
+
+
+def check_accessible(page, *, widths=(None, PHONE_WIDTH)) -> None:
+    """axe-core on the current page at each width, zero violations (the served HTML is already kept for the
+    HTML check). None is the page's own viewport (desktop in most tests); 360 is a small phone, so every page a
+    test checks on a desktop is checked on a phone too. The viewport is put back afterwards."""
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
-    assert results.violations_count == 0, results.generate_report()
+    original = page.viewport_size
+    checked = set()
+    try:
+        for width in widths:
+            shown = width or (original or {}).get("width")
+            if shown in checked:  # a phone-sized page is checked once
+                continue
+            checked.add(shown)
+            if width is not None and original is not None and width != page.viewport_size["width"]:
+                page.set_viewport_size({"width": width, "height": original["height"]})
+            results = Axe().run(page)
+            assert results.violations_count == 0, f"{page.url} at {shown} px:\n{results.generate_report()}"
+    finally:
+        if original is not None and page.viewport_size != original:
+            page.set_viewport_size(original)
+
+
+def scrolls_sideways(page) -> dict | None:
+    """The page's widths when it is wider than the window (a phone would scroll it sideways), else None."""
+    widths = page.evaluate("({scroll: document.documentElement.scrollWidth, window: window.innerWidth})")
+    return widths if widths["scroll"] > widths["window"] else None
+
+
+# --- task queue and Redis ------------------------------------------------------------
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class RunningConsumer:
+    """A real Huey consumer (worker threads and the scheduler) on an app's queue, and a way to wait until
+    tasks have finished: it listens to Huey's signals, so a test waits for an event, never for a time."""
+
+    def __init__(self, app, *, periodic: bool = False, threads: int = 2):
+        import threading
+
+        self.queue = app.extensions["portal.queue"]
+        assert not self.queue.immediate, "a consumer needs an app made with QUEUE_IMMEDIATE=False"
+        self.events = []
+        self._changed = threading.Condition()
+        self.queue.huey.signal()(self._record)
+        self.consumer = self.queue.create_consumer(workers=threads, periodic=periodic, initial_delay=0.02,
+                                                   max_delay=0.1, check_worker_health=False)
+
+    def _record(self, signal, task, *args, **kwargs):
+        with self._changed:
+            self.events.append((signal, task.name))
+            self._changed.notify_all()
+
+    def count(self, name: str, signal: str = "complete") -> int:
+        return sum(1 for event in self.events if event == (signal, name))
+
+    def wait(self, name: str, signal: str = "complete", count: int = 1, timeout: float = 20) -> None:
+        with self._changed:
+            done = self._changed.wait_for(lambda: self.count(name, signal) >= count, timeout)
+        assert done, f"{name} did not reach {count} x {signal}; events: {self.events}"
+
+    def start(self):
+        # What Consumer.start() does, minus the signal handlers (pytest keeps its own Ctrl-C).
+        self.consumer.scheduler.start()
+        for _, thread in self.consumer.worker_threads:
+            thread.start()
+        return self
+
+    def stop(self):
+        self.consumer.stop(graceful=True)
+
+
+@contextmanager
+def running_consumer(app, **options):
+    running = RunningConsumer(app, **options).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """Debian's redis-server on a free loopback port, in a temp folder, for the whole run."""
+    import subprocess
+    import time
+    from types import SimpleNamespace
+
+    import redis
+
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    _need(Path(binary).exists(), "Debian's redis-server is not installed: run `make system-deps`")
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--dir", str(folder),
+                                "--save", "", "--appendonly", "no", "--logfile", str(folder / "redis.log")],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 20
+    while True:  # starting up: wait until it answers
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"redis-server did not start: {(folder / 'redis.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+    yield SimpleNamespace(url=url, client=client, port=port)
+    client.close()
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def redis_url(redis_server):
+    """The session's Redis, emptied for this test."""
+    redis_server.client.flushall()
+    yield redis_server.url
+    redis_server.client.flushall()

@@ -1,7 +1,8 @@
-"""Mail against a real SMTP server (aiosmtpd on loopback): both parts, working links, failures kept, sent after commit."""
+"""Mail against a real SMTP server (aiosmtpd on loopback) through a real queue consumer: a request never waits
+on SMTP, both parts and working links, retries with backoff, failures kept and resent, sent after commit;
+the file outbox and `flask mail outbox`."""
 import logging
 import re
-import socket
 from email import message_from_bytes, policy
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,11 +11,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, select, text
 
+from portal import mail
 from portal.content import load_content
 from portal.extensions import db
 from portal.members.models import Member
-from tests.conftest import (_empty_database, create_member, link_path, login, make_app, PASSWORD, post_form, ROOT,
-                           unit)
+from tests.conftest import (_empty_database, create_member, free_port, link_path, login, make_app, Outbox, PASSWORD,
+                            post_form, ROOT, running_consumer, unit)
 
 SIGNUP = {
     "name": "Zoë Núñez",
@@ -26,12 +28,6 @@ SIGNUP = {
     "jurisdiction": "Denver, Colorado",
     "consent": "y",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Collector:
@@ -62,6 +58,9 @@ def smtp():
 
 
 def _app(tmp_path, **overrides):
+    # A real queue (SQLite under the instance folder) that the tests consume with a real consumer; retries
+    # come at once here, the backoff test sets a delay.
+    overrides = {"QUEUE_IMMEDIATE": False, "MAIL_RETRIES": 2, "MAIL_RETRY_DELAY": 0, **overrides}
     app = make_app(tmp_path, **overrides)
     with unit(app):
         load_content(ROOT / "content")
@@ -104,12 +103,21 @@ def files_in(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.eml")) if folder.is_dir() else []
 
 
-def test_signup_mail_goes_through_smtp_with_text_and_html_and_a_working_link(smtp_app, smtp):
+def queued(app) -> list[str]:
+    return [task.name for task in app.extensions["portal.queue"].huey.pending()]
+
+
+def test_a_request_never_waits_on_smtp_and_the_worker_sends_both_parts_with_a_working_link(smtp_app, smtp):
     client = smtp_app.test_client()
     response = signup(client)
     assert response.status_code == 200
     assert "Check your email" in response.get_data(as_text=True)
+    # The request only queued the message: no SMTP conversation happened while it ran.
+    assert smtp.received == []
+    assert queued(smtp_app) == ["mail.send"]
 
+    with running_consumer(smtp_app) as consumer:
+        consumer.wait("mail.send")
     assert len(smtp.received) == 1
     delivery = smtp.received[0]
     assert delivery.rcpt_tos == ["zoe.nunez@example.org"]
@@ -131,7 +139,7 @@ def test_signup_mail_goes_through_smtp_with_text_and_html_and_a_working_link(smt
     assert files_in(Path(smtp_app.config["MAIL_OUTBOX_DIR"])) == []
 
     opened = client.get(link_path(link))
-    assert opened.status_code == 302
+    assert opened.status_code in (200, 302)
     with unit(smtp_app):
         member = db.session.scalar(select(Member).where(Member.email == "zoe.nunez@example.org"))
         assert member.email_verified_at is not None
@@ -151,6 +159,8 @@ def test_mail_is_sent_only_after_the_commit(smtp_app, smtp):
     smtp.on_data = committed
     try:
         assert signup(smtp_app.test_client()).status_code == 200
+        with running_consumer(smtp_app) as consumer:
+            consumer.wait("mail.send")
     finally:
         engine.dispose()
     assert [delivery.seen for delivery in smtp.received] == [1]
@@ -162,9 +172,10 @@ def test_mail_is_sent_only_after_the_commit(smtp_app, smtp):
     {"sector": "police"},
     {"email": "not-an-email"},
 ])
-def test_a_failed_signup_sends_nothing(smtp_app, smtp, changes):
+def test_a_failed_signup_queues_and_sends_nothing(smtp_app, smtp, changes):
     response = signup(smtp_app.test_client(), **changes)
     assert response.status_code == 400
+    assert queued(smtp_app) == []
     assert smtp.received == []
     outbox = Path(smtp_app.config["MAIL_OUTBOX_DIR"])
     assert files_in(outbox) == [] and files_in(outbox / "failed") == []
@@ -173,25 +184,31 @@ def test_a_failed_signup_sends_nothing(smtp_app, smtp, changes):
 
 
 def test_signup_with_a_taken_address_sends_no_verification_link(smtp_app, smtp):
-    """The duplicate insert fails at the commit: only the owner's notice goes out, never a link for it."""
+    """The duplicate insert fails: only the owner's notice goes out, never a link for it."""
     assert signup(smtp_app.test_client()).status_code == 200
     assert signup(smtp_app.test_client(), email="ZOE.NUNEZ@example.ORG").status_code == 200
-    subjects = [delivery.message["Subject"] for delivery in smtp.received]
+    with running_consumer(smtp_app) as consumer:
+        consumer.wait("mail.send", count=2)
+    subjects = sorted(delivery.message["Subject"] for delivery in smtp.received)
     assert len(subjects) == 2
     assert "Confirm your email" in subjects[0]
     assert "Someone tried to join" in subjects[1]
-    notice = smtp.received[1].message
+    notice = next(d.message for d in smtp.received if "Someone tried" in d.message["Subject"])
     assert "/verify/" not in plain(notice)
     assert [part.get_content_type() for part in notice.iter_parts()] == ["text/plain", "text/html"]
 
 
 def test_reset_mail_goes_through_smtp_only_for_known_addresses(smtp_app, smtp):
     create_member(smtp_app, email="known@example.org", verified=False)
-    smtp.received.clear()
     client = smtp_app.test_client()
-    assert post_form(client, "/reset", {"email": "nobody@example.org"}, token_from="/reset").status_code == 200
-    assert smtp.received == []
-    assert post_form(client, "/reset", {"email": "Known@Example.org"}, token_from="/reset").status_code == 200
+    with running_consumer(smtp_app) as consumer:
+        consumer.wait("mail.send")  # the verification link
+        smtp.received.clear()
+        assert post_form(client, "/reset", {"email": "nobody@example.org"}, token_from="/reset").status_code == 200
+        consumer.wait("members.send_password_reset")
+        assert smtp.received == []
+        assert post_form(client, "/reset", {"email": "Known@Example.org"}, token_from="/reset").status_code == 200
+        consumer.wait("mail.send", count=2)
     assert len(smtp.received) == 1
     message = smtp.received[0].message
     assert smtp.received[0].rcpt_tos == ["known@example.org"]
@@ -202,39 +219,154 @@ def test_reset_mail_goes_through_smtp_only_for_known_addresses(smtp_app, smtp):
     login(client, email="known@example.org", password="a brand new passphrase 2024")
 
 
-def test_unreachable_smtp_server_keeps_the_mail_and_the_request_succeeds(unreachable_app, caplog):
+def test_an_unreachable_server_is_retried_then_the_mail_is_kept_and_resent(unreachable_app, smtp, caplog):
     client = unreachable_app.test_client()
-    with caplog.at_level(logging.ERROR, logger="portal.mail"):
-        response = signup(client)
+    response = signup(client)
     assert response.status_code == 200
     assert "Check your email" in response.get_data(as_text=True)
+    with caplog.at_level(logging.WARNING, logger="portal.mail"), running_consumer(unreachable_app) as consumer:
+        consumer.wait("mail.send", "error", count=3)  # the first attempt and MAIL_RETRIES=2 retries
+    assert consumer.count("mail.send", "retrying") == 2
+    assert consumer.count("mail.send", "complete") == 0
     with unit(unreachable_app):
         assert db.session.scalar(select(Member).where(Member.email == "zoe.nunez@example.org")) is not None
-    failed = files_in(Path(unreachable_app.config["MAIL_OUTBOX_DIR"]) / "failed")
+    failed_dir = Path(unreachable_app.config["MAIL_OUTBOX_DIR"]) / "failed"
+    failed = files_in(failed_dir)
     assert len(failed) == 1
     kept = message_from_bytes(failed[0].read_bytes(), policy=policy.default)
     assert kept["To"] == "zoe.nunez@example.org"
     assert [part.get_content_type() for part in kept.iter_parts()] == ["text/plain", "text/html"]
-    # The kept message is complete: its link still confirms the address.
-    assert client.get(link_path(link_in(plain(kept)))).status_code == 302
-    assert any("failed" in record.getMessage() and record.exc_info for record in caplog.records)
-    # The failure never reaches the visitor.
-    assert "Traceback" not in response.get_data(as_text=True)
+    assert sum("not sent this time" in record.getMessage() for record in caplog.records) == 3
+    assert any("failed; kept at" in record.getMessage() for record in caplog.records)
+
+    # `flask mail resend` once the server answers: sent, and gone from failed/.
+    runner = unreachable_app.test_cli_runner()
+    unreachable_app.config["MAIL_PORT"] = smtp.port
+    result = runner.invoke(args=["mail", "resend"])
+    assert result.exit_code == 0, result.output
+    assert "Resent 1 message." in result.output
+    assert files_in(failed_dir) == []
+    assert [delivery.rcpt_tos for delivery in smtp.received] == [["zoe.nunez@example.org"]]
+    # The resent message is complete: its link still confirms the address.
+    assert client.get(link_path(link_in(plain(smtp.received[0].message)))).status_code in (200, 302)
+    with unit(unreachable_app):
+        assert db.session.scalar(select(Member.email_verified_at)) is not None
 
 
-def test_smtp_server_refusing_the_message_keeps_it_and_the_request_succeeds(smtp_app, smtp, caplog):
+def test_resend_keeps_what_still_fails(unreachable_app):
+    failed_dir = Path(unreachable_app.config["MAIL_OUTBOX_DIR"]) / "failed"
+    with unit(unreachable_app):
+        message = mail.build_message(to="someone@example.org", subject="Kept", template="already_member",
+                                     member=None, login_url="http://localhost/login",
+                                     reset_url="http://localhost/reset")
+        mail.keep_failed(raw=bytes(message))
+    result = unreachable_app.test_cli_runner().invoke(args=["mail", "resend"])
+    assert result.exit_code == 1
+    assert "Resent 0 messages." in result.output and "1 still failing" in result.output
+    assert len(files_in(failed_dir)) == 1
+
+
+def test_retries_back_off(tmp_path):
+    app = _app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(), MAIL_RETRIES=3, MAIL_RETRY_DELAY=60)
+    try:
+        assert signup(app.test_client()).status_code == 200
+        huey = app.extensions["portal.queue"].huey
+        with running_consumer(app) as consumer:
+            consumer.wait("mail.send", "scheduled")
+        [retry] = huey.scheduled()
+        # Next attempt in 60 s, the one after in 120 s: each failure doubles the wait.
+        assert retry.retries == 2
+        assert retry.retry_delay == 120
+        assert 50 <= (retry.eta - huey._get_timestamp()).total_seconds() <= 60
+        assert files_in(Path(app.config["MAIL_OUTBOX_DIR"]) / "failed") == []
+    finally:
+        _empty_database(app)
+
+
+def test_a_message_refused_for_good_is_kept_without_retrying(smtp_app, smtp, caplog):
     smtp.reply = "554 5.7.1 Message refused"
     with caplog.at_level(logging.ERROR, logger="portal.mail"):
         response = signup(smtp_app.test_client())
-    assert response.status_code == 200
+        assert response.status_code == 200
+        with running_consumer(smtp_app) as consumer:
+            consumer.wait("mail.send")
+    assert consumer.count("mail.send", "retrying") == 0
     assert smtp.received == []
     failed = files_in(Path(smtp_app.config["MAIL_OUTBOX_DIR"]) / "failed")
     assert len(failed) == 1
     assert "Confirm your email" in message_from_bytes(failed[0].read_bytes(), policy=policy.default)["Subject"]
+    assert any("refused" in record.getMessage() and record.exc_info for record in caplog.records)
 
 
 def test_an_international_address_is_delivered(smtp_app, smtp):
     response = signup(smtp_app.test_client(), email="Zoë@Example.org")
     assert response.status_code == 200
+    with running_consumer(smtp_app) as consumer:
+        consumer.wait("mail.send")
     assert [delivery.rcpt_tos for delivery in smtp.received] == [["zoë@example.org"]]
     assert files_in(Path(smtp_app.config["MAIL_OUTBOX_DIR"]) / "failed") == []
+
+
+# --- the file outbox (no MAIL_SERVER) -------------------------------------------------
+
+def _notice(to: str) -> None:
+    mail.send_mail(to=to, subject="Someone tried to join with your email", template="already_member",
+                   member=None, login_url="http://localhost/login", reset_url="http://localhost/reset")
+
+
+def test_file_mail_is_written_when_the_unit_commits_and_never_for_a_rolled_back_one(app, outbox):
+    with unit(app):
+        _notice("kept@example.org")
+        assert outbox.messages() == []  # not before the commit
+    assert [m["To"] for m in outbox.messages()] == ["kept@example.org"]
+    with pytest.raises(RuntimeError), unit(app):
+        _notice("dropped@example.org")
+        raise RuntimeError("the unit fails")
+    with app.app_context():
+        _notice("at-once@example.org")  # outside any unit of work: at once
+        mail.deliver(mail.build_message(to="delivered@example.org", subject="Direct", template="already_member",
+                                        member=None, login_url="", reset_url=""))
+    assert [m["To"] for m in outbox.messages()] == ["kept@example.org", "at-once@example.org",
+                                                    "delivered@example.org"]
+
+
+def test_flask_mail_outbox_prints_the_newest_messages_decoded(app, runner):
+    runner_result = runner.invoke(args=["mail", "outbox"])
+    assert runner_result.exit_code == 1 and "No mail" in runner_result.output
+    create_member(app, email="first@example.org", name="Zoë First", verified=False)
+    create_member(app, email="second@example.org", verified=False)
+    outbox = Outbox(app)
+    link = outbox.link(outbox.last("first@example.org"))
+    assert len(link) > 80  # long enough that an encoded file would wrap it
+
+    result = runner.invoke(args=["mail", "outbox", "--to", "First@Example.org"])
+    assert result.exit_code == 0, result.output
+    assert "To: first@example.org" in result.output and "second@example.org" not in result.output
+    assert "Zoë First" in result.output
+    assert link in result.output.split()  # on one line, as is: ready to paste
+
+    result = runner.invoke(args=["mail", "outbox", "-n", "2"])
+    assert result.exit_code == 0, result.output
+    assert result.output.index("To: first@example.org") < result.output.index("To: second@example.org")
+    assert result.output.count("Subject: ") == 2
+
+
+def test_resend_needs_an_smtp_server(runner):
+    result = runner.invoke(args=["mail", "resend"])
+    assert result.exit_code == 1
+    assert "MAIL_SERVER is not set" in result.output
+
+
+def test_mail_is_kept_when_the_queue_itself_is_unreachable(tmp_path, caplog):
+    app = _app(tmp_path, MAIL_SERVER="127.0.0.1", MAIL_PORT=free_port(),
+               REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")  # no Redis listens there
+    try:
+        with caplog.at_level(logging.ERROR, logger="portal.mail"):
+            response = signup(app.test_client())
+        assert response.status_code == 200  # the sign-up stands
+        failed = files_in(Path(app.config["MAIL_OUTBOX_DIR"]) / "failed")
+        assert len(failed) == 1
+        assert "Confirm your email" in message_from_bytes(failed[0].read_bytes(), policy=policy.default)["Subject"]
+        assert any("could not queue" in record.getMessage() for record in caplog.records)
+    finally:
+        _empty_database(app)

@@ -47,6 +47,14 @@ def test_a_keyed_action_runs_once_and_collected_items_reach_one_call(app):
     assert calls == ["keyed", ["a", "b", "c"]]
 
 
+def test_an_action_registered_by_an_action_runs_too(app):
+    ran = []
+    with unit(app):
+        services.create_resource(actor=None, title="Chained wombat", type="guide")
+        uow.after_commit(lambda: uow.after_commit(lambda: ran.append("second round")))
+    assert ran == ["second round"]
+
+
 def test_a_failing_action_is_logged_and_the_others_still_run(app, caplog):
     ran = []
     with unit(app):
