@@ -44,9 +44,21 @@ def resource_state(app, resource_id: int):
                 "slug": resource.slug, "body": resource.body, "revisions": [r.action for r in resource.revisions]}
 
 
+def library_search(q: str = "", *, can_read_members: bool = False, **kwargs) -> search.SearchResult:
+    """The engine's search of library resources (inside an app context), as a reader who may or may not read
+    members-only text."""
+    return search.search(search.SearchRequest(kind="resource", q=q, reads_restricted=can_read_members, **kwargs))
+
+
 def found_ids(app, q: str = "", **kwargs) -> list[int]:
     with unit(app):
-        return search.search(q=q, per_page=100, **kwargs).ids
+        return library_search(q, per_page=100, **kwargs).ids
+
+
+def sync_at(app, now) -> search.IndexReport:
+    """What the periodic sync does at that moment (documents due by then are indexed)."""
+    with unit(app):
+        return search.sync(now=now)
 
 
 def indexed_ids(app) -> set[int]:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from portal import search
 from portal.database import utcnow
 from tests.conftest import create_member, login, unit
-from tests.library_helpers import found_ids, make_resource, result_titles
+from tests.library_helpers import found_ids, library_search, make_resource, result_titles, sync_at
 
 
 def _at(year, month, day):
@@ -99,7 +99,7 @@ def test_filters_narrow_and_combine(client, corpus):
 
 def test_facet_counts_follow_the_current_query(app, corpus):
     with unit(app):
-        result = search.search(q="dispatch")
+        result = library_search(q="dispatch")
         assert result.total == 3
         assert dict(result.facets["type"]) == {"guide": 1, "program_model": 1, "research": 1}
         assert dict(result.facets["audience"]) == {"officials": 2, "practitioners": 1, "researchers": 1}
@@ -107,11 +107,18 @@ def test_facet_counts_follow_the_current_query(app, corpus):
         assert dict(result.facets["year"]) == {"2021": 1, "2023": 1, "2024": 1}
         assert dict(result.facets["topic"]) == {"dispatch": 1, "mental health": 2, "911 data": 1}
 
-        filtered = search.search(q="dispatch", filters={"audience": ["officials"]})
+        filtered = library_search(q="dispatch", filters={"audience": ["officials"]})
         assert filtered.total == 2
         assert dict(filtered.facets["type"]) == {"guide": 1, "program_model": 1}
+        # A facet's own filter does not narrow its counts: the other audiences stay in view.
+        assert dict(filtered.facets["audience"]) == dict(result.facets["audience"])
 
-        everything = search.search(q="*")
+        one_type = library_search(q="dispatch", filters={"type": ["guide"], "audience": ["researchers"]})
+        assert one_type.total == 0
+        assert dict(one_type.facets["type"]) == {"research": 1}  # under the audience filter only
+        assert dict(one_type.facets["audience"]) == {"officials": 1, "practitioners": 1}  # under the type only
+
+        everything = library_search(q="*")
         assert everything.total == 5
         assert dict(everything.facets["audience"])["officials"] == 3
 
@@ -194,8 +201,8 @@ def test_did_you_mean_offers_the_corrected_words(client, corpus):
 
 def test_did_you_mean_leaves_operators_alone(app, corpus):
     with unit(app):
-        assert search.search(q="dispach NOT zoning").suggestion == "dispatch NOT zoning"
-        assert search.search(q="crisis OR dispach").suggestion == "crisis OR dispatch"
+        assert library_search(q="dispach NOT zoning").suggestion == "dispatch NOT zoning"
+        assert library_search(q="crisis OR dispach").suggestion == "crisis OR dispatch"
 
 
 def test_a_star_alone_browses_everything(client, corpus):
@@ -283,11 +290,11 @@ def test_members_only_bodies_are_not_searchable_before_verifying(app, client, co
 def test_a_body_word_cannot_be_guessed_by_excluding_it(app, corpus, secret):
     # "quokka NOT <word>" must not tell an outsider whether <word> is in the members-only body.
     with unit(app):
-        guess_right = search.search(q=f"quokka NOT {SECRET_WORD}")
-        guess_wrong = search.search(q="quokka NOT xylophone")
+        guess_right = library_search(q=f"quokka NOT {SECRET_WORD}")
+        guess_wrong = library_search(q="quokka NOT xylophone")
         assert guess_right.ids == guess_wrong.ids == [secret]
         assert guess_right.total == guess_wrong.total == 1
-        assert search.search(q=f"quokka NOT {SECRET_WORD}", can_read_members=True).ids == []
+        assert library_search(q=f"quokka NOT {SECRET_WORD}", can_read_members=True).ids == []
 
 
 def test_verified_members_find_the_body_with_a_snippet(app, client, corpus, secret):
@@ -303,6 +310,11 @@ def test_scheduled_resources_are_found_only_from_their_time(app, client, corpus)
     moment = utcnow() + timedelta(days=2)
     scheduled = make_resource(app, title="Embargoed wombat report", type="research", publish_at=moment)
     assert found_ids(app, "wombat") == []
+    # Not in the index before its time, so nothing about it (words, counts, spelling) reaches a search;
+    # the periodic sync adds it once it is due.
+    assert sync_at(app, moment - timedelta(minutes=1)).ok
+    assert found_ids(app, "wombat", now=moment) == []
+    assert sync_at(app, moment).missing == [("resource", scheduled)]
     assert found_ids(app, "wombat", now=moment - timedelta(seconds=1)) == []
     assert found_ids(app, "wombat", now=moment) == [scheduled]
     assert scheduled not in found_ids(app, "*")
@@ -310,7 +322,7 @@ def test_scheduled_resources_are_found_only_from_their_time(app, client, corpus)
     assert titles(client, {"q": "wombat"}) == []
     assert "Embargoed wombat report" not in client.get("/resources").get_data(as_text=True)
     with unit(app):
-        assert str(moment.year) not in dict(search.search(q="*").facets["year"])
+        assert str(moment.year) not in dict(library_search(q="*").facets["year"])
 
 
 def test_a_resource_published_in_the_past_is_found_at_once(app, corpus):
@@ -328,9 +340,12 @@ def test_early_access_ends_by_itself(app, client, corpus):
     assert result_titles(html) == ["Opened echidna notes"]
     assert "<mark>platypus</mark> appendix" in html
     # No job flips it: the same index answers differently once the date has passed.
+    # The periodic sync notices the date: the closed one is indexed as public from then on.
     later = utcnow() + timedelta(days=11)
+    assert found_ids(app, "platypus", now=later) == [opened]
+    assert sync_at(app, later - timedelta(days=2)).ok
+    assert sync_at(app, later).stale == [("resource", closed)]
     assert sorted(found_ids(app, "platypus", now=later)) == sorted([opened, closed])
-    assert found_ids(app, "platypus") == [opened]
 
 
 def test_an_empty_library_searches_cleanly(app, client):
@@ -343,14 +358,32 @@ def test_an_empty_library_searches_cleanly(app, client):
 
 
 def test_a_search_too_broad_for_the_budget_matches_titles_and_summaries_and_says_so(app, client, monkeypatch):
-    from portal.search import query as search_query
-    from tests.library_helpers import make_resource
+    from portal.search import parsing
 
     in_title = make_resource(app, title="Wombat dispatch guide", body="Nothing else.")
     make_resource(app, title="Another guide", body="The wombat appears only in this body.")
-    monkeypatch.setattr(search_query, "CONTENT_BUDGET", 0)
+    monkeypatch.setattr(parsing, "WORK_BUDGET", 0)
     with unit(app):
-        result = search.search(q="wombat")
+        result = library_search(q="wombat")
     assert result.broad and result.ids == [in_title]
     page = client.get("/resources?q=wombat").get_data(as_text=True)
     assert "looked at titles and summaries only" in page
+
+
+def test_snippets_keep_a_heading_apart_from_the_paragraph_after_it(app, client):
+    body = "## How it works\nMinneapolis's unarmed responders answer behavioral calls.\n\n- First item\n- Second item"
+    make_resource(app, title="Responders", body=body)
+    html = client.get("/resources?q=minneapolis").get_data(as_text=True)
+    snippet = re.search(r'<p class="snippet">(.*?)</p>', html, re.S).group(1)
+    assert "How it works · <mark>Minneapolis</mark>" in snippet
+    assert "calls. · First item · Second item" in snippet
+    assert "works Minneapolis" not in snippet
+
+
+def test_markdown_as_text_keeps_blocks_apart():
+    from portal.markdown import markdown_to_text
+
+    text = markdown_to_text("# Title\nFirst line\nsame paragraph **bold** [link](https://x.org)\n\n1. one\n2. two\n"
+                            "> quoted\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\n---\nAfter the rule")
+    assert text.split("\n\n") == ["Title", "First line same paragraph bold link", "one", "two", "quoted",
+                                  "| a | b |", "| 1 | 2 |", "After the rule"]

@@ -1,14 +1,33 @@
-"""The one door to Whoosh: schema, indexing after commits, queries with facets and snippets, rebuild, sync.
+"""The one door to Whoosh: a generic engine that knows no feature's models.
 
-The database is the source of truth; the index is derived from it. Only published
-resources are indexed (scheduled ones too: the moment they become visible is checked
-at query time, so scheduling needs no job). Callers use `from portal import search`.
+A feature declares a `DocumentKind` (its facets, how to load its rows, what each row's document is and who
+may read which text) in its own `search_docs.py` and registers it; it then indexes rows after commits with
+`index_rows`, and searches with `search(SearchRequest(kind=..., ...))`, which returns ranked ids and a total
+(the feature loads its rows in that order). `rebuild`, `sync` and `compare` iterate over every registered
+kind; `sync` is also the periodic job that indexes documents once they are due. Callers use
+`from portal import search`.
 """
-from portal.search.index import (IndexReport, SearchUnavailable, compare, current_searcher, document_for,
-                                 forget_index, index_resources, open_index, published_count, rebuild,
-                                 remove_resource_ids, schema_is_current, sync)
-from portal.search.query import FACETS, MAX_QUERY_CHARS, SORTS, SearchResult, clean_query, search
+from portal.search.index import (SearchUnavailable, current_searcher, forget_index, index_rows, open_index,
+                                 remove_ids, schema_is_current)
+from portal.search.kinds import Document, DocumentKind, Facet, register, version_of
+from portal.search.maintenance import DocKey, IndexReport, compare, expected_count, rebuild, sync
+from portal.search.parsing import MAX_QUERY_CHARS, clean_query
+from portal.search.query import SORTS, SearchRequest, SearchResult, search
 
-__all__ = ["FACETS", "MAX_QUERY_CHARS", "SORTS", "IndexReport", "SearchResult", "SearchUnavailable", "clean_query",
-           "compare", "current_searcher", "document_for", "forget_index", "index_resources", "open_index",
-           "published_count", "rebuild", "remove_resource_ids", "schema_is_current", "search", "sync"]
+__all__ = ["MAX_QUERY_CHARS", "SORTS", "DocKey", "Document", "DocumentKind", "Facet", "IndexReport", "SearchRequest",
+           "SearchResult", "SearchUnavailable", "clean_query", "compare", "current_searcher", "expected_count",
+           "forget_index", "index_rows", "open_index", "rebuild", "register", "remove_ids", "schema_is_current",
+           "search", "sync", "version_of"]
+
+
+def __getattr__(name: str):
+    # `FACETS` was the library's facet names when the engine knew the library; portal/library/views.py still
+    # imports it, so it is kept as the facet names of every registered kind.
+    if name == "FACETS":
+        from portal.search import kinds
+
+        names: list[str] = []
+        for kind in kinds.registered():
+            names += [facet.name for facet in kind.facets if facet.name not in names]
+        return tuple(names)
+    raise AttributeError(name)

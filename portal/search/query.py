@@ -1,29 +1,42 @@
-"""Queries: parsing any input safely, visibility, facet counts and ranking."""
+"""Searching one kind: the request, matching within the work budget, facets, ranking and the result."""
 import heapq
-import re
-import threading
-from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 from markupsafe import Markup
-from whoosh.qparser import MultifieldParser, QueryParser
-from whoosh.qparser.plugins import FieldsPlugin, RangePlugin, WildcardPlugin
-from whoosh.query import And, CompoundQuery, Every, NumericRange, Or, Phrase, Term
+from whoosh.query import NumericRange, Or, Term
 
-from portal.library.models import members_only_now
-from portal.search.index import (TEXT_FIELDS, SearchUnavailable, epoch_seconds, current_searcher, open_index,
-                                 schema_is_current)
-from portal.search.snippets import members_only_rows, page_snippets, did_you_mean
+from portal.search import kinds, parsing
+from portal.search.cache import searcher_cache
+from portal.search.index import SearchUnavailable, current_searcher, open_index, schema_is_current
+from portal.search.kinds import DocumentKind
+from portal.search.schema import (HEADLINE_FIELDS, PUBLIC_TEXT_FIELDS, RESTRICTED_TEXT_FIELDS, epoch_seconds,
+                                  key_of)
+from portal.search.snippets import page_snippets
+from portal.search.spelling import did_you_mean
 
-MAX_QUERY_CHARS = 256
-MAX_QUERY_WORDS = 10
-FACETS = ("type", "audience", "topic", "jurisdiction", "year")
 SORTS = ("relevance", "newest", "oldest", "title")
-PUBLIC_TEXT_FIELDS = ("title", "summary")
-# Postings the full-text pass may read (a phrase's count thrice, for its position checks). Whoosh cannot be
-# interrupted mid-match, so the work is bounded before it starts: a broader search matches titles and
-# summaries only, which keeps any query under a second of CPU at 50,000 resources.
-CONTENT_BUDGET = 60_000
+NO_WORDS = "Type some words to search for."
+TOO_MANY = "That search has too many words: use fewer."
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """One search of one kind. `reads_restricted` is the kind's rule applied to the viewer (may they read
+    restricted text, e.g. members-only bodies?); it decides which fields the query may touch."""
+
+    kind: str
+    q: str = ""
+    filters: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    sort: str = "relevance"
+    page: int = 1
+    per_page: int = 20
+    reads_restricted: bool = False
+    now: datetime | None = None
+    published_after: datetime | None = None  # only documents published after this moment
+    exclude_ids: Collection[int] = ()
+    snippets: bool = True
 
 
 @dataclass
@@ -35,199 +48,140 @@ class SearchResult:
     suggestion: str | None
     error: str | None = None
     unavailable: bool = False
-    broad: bool = False  # matched on titles and summaries only (see CONTENT_BUDGET)
+    broad: bool = False  # matched on titles and summaries only (see parsing.WORK_BUDGET)
 
 
-def _parser(fields, schema):
-    parser = MultifieldParser(list(fields), schema) if len(fields) > 1 else QueryParser(fields[0], schema)
-    # No field:value syntax (it could reach members-only text), no wildcards or ranges (costly).
-    for plugin in (FieldsPlugin, WildcardPlugin, RangePlugin):
-        parser.remove_plugin_class(plugin)
-    return parser
+@dataclass
+class _Plan:
+    query: object  # the matching query (None: browse everything)
+    fields: tuple[str, ...]
+    sort: str
+    broad: bool = False
+    error: str | None = None
 
 
-def clean_query(q: str) -> str:
-    q = " ".join((q or "").split())[:MAX_QUERY_CHARS]
-    return " ".join(q.split(" ")[:MAX_QUERY_WORDS])
-
-
-def _parse(q: str, fields, schema):
+def _plan(searcher, request: SearchRequest, q: str) -> _Plan:
+    """Parse for the fields this viewer may read, and keep the work within the budget."""
+    sort = request.sort if request.sort in SORTS else "relevance"
+    if q in ("", "*"):
+        return _Plan(None, (), "newest" if sort == "relevance" else sort)
+    fields = PUBLIC_TEXT_FIELDS + (RESTRICTED_TEXT_FIELDS if request.reads_restricted else ())
     try:
-        return _parser(fields, schema).parse(q)
-    except (RecursionError, ValueError, TypeError, IndexError, KeyError, AttributeError):
-        # Whoosh's parser has corners that raise on odd input ("NOT NOT NOT"); fall back to the plain words,
-        # lower-cased so that none of them is read as an operator again.
-        words = re.findall(r"\w+", q.lower())
-        return _parser(fields, schema).parse(" ".join(words)) if words else None
-
-
-class _FacetCache:
-    """Per-searcher sets of document numbers for each facet value, and the documents scheduled for later
-    (rebuilt when the searcher changes, that is after a commit)."""
-
-    def __init__(self):
-        self.searcher = None
-        self.values: dict[str, dict[str, set[int]]] = {}
-        self.future: dict[int, int] | None = None
-
-    def _for(self, searcher) -> None:
-        if self.searcher is not searcher:
-            self.searcher, self.values, self.future = searcher, {}, None
-
-    def scheduled(self, searcher, now: datetime) -> set[int]:
-        """Documents whose publish time is still ahead (one range query per searcher, not per search)."""
-        self._for(searcher)
-        if self.future is None and searcher.doc_count_all() == 0:
-            self.future = {}  # an index never written to has no columns (Whoosh's EmptyReader raises)
-        if self.future is None:
-            column = searcher.reader().column_reader("published")
-            self.future = {doc: column[doc] for doc in
-                           searcher.docs_for_query(NumericRange("published", epoch_seconds(now) + 1, None))}
-        moment = epoch_seconds(now)
-        return {doc for doc, published in self.future.items() if published > moment}
-
-    def get(self, searcher, fieldname: str) -> dict[str, set[int]]:
-        self._for(searcher)
-        if fieldname not in self.values:
-            reader = searcher.reader()
-            self.values[fieldname] = {
-                value.decode("utf-8") if isinstance(value, bytes) else value:
-                    set(reader.postings(fieldname, value).all_ids())
-                for value in reader.lexicon(fieldname) if value
-            }
-        return self.values[fieldname]
-
-
-_local = threading.local()
-
-
-def _facet_cache() -> _FacetCache:
-    cache = getattr(_local, "facet_cache", None)
-    if cache is None:
-        cache = _local.facet_cache = _FacetCache()
-    return cache
-
-
-def _ranking_query(query):
-    """The query used only to order documents already known to match: a phrase is ranked by its words,
-    so its costly position check runs once (in the matching pass), not twice."""
-    if isinstance(query, Phrase):
-        return And([Term(query.fieldname, word, boost=query.boost) for word in query.words])
-    if isinstance(query, CompoundQuery):
-        return query.__class__([_ranking_query(sub) for sub in query.subqueries], boost=query.boost)
-    return query
-
-
-def _cost(searcher, query, fields=("content",)) -> int:
-    reader = searcher.reader()
-    cost = sum(reader.doc_frequency(fieldname, text) for fieldname, text in query.iter_all_terms()
-               if fieldname in fields)
-    return cost * 3 if any(isinstance(leaf, Phrase) for leaf in query.leaves()) else cost
+        query = parsing.parse(q, fields, searcher.schema)
+        if query is None:
+            return _Plan(None, fields, sort, error=NO_WORDS)
+        reader = searcher.reader()
+        if parsing.cost(reader, query, fields) <= parsing.WORK_BUDGET:
+            return _Plan(query, fields, sort)
+        query = parsing.parse(q, HEADLINE_FIELDS, searcher.schema)
+    except parsing.TooManyTerms:
+        return _Plan(None, fields, sort, error=TOO_MANY)
+    if query is None:
+        return _Plan(None, fields, sort, error=NO_WORDS)
+    if parsing.cost(reader, query, HEADLINE_FIELDS) > parsing.WORK_BUDGET:
+        if sort == "relevance":
+            sort = "newest"  # scoring that many matches is the cost: order them without it
+        query = parsing.ranking_query(query)  # phrases as their words: no position checks over that many
+    return _Plan(query, HEADLINE_FIELDS, sort, broad=True)
 
 
 def _docs(searcher, query) -> set[int]:
     return set(searcher.docs_for_query(query)) if query is not None else set()
 
 
-def _members_only_docs(searcher, now: datetime, among: set[int]) -> set[int]:
-    """Which of these documents are members-only at this moment (early access ends by itself)."""
-    today = now.date()
-    members = _facet_cache().get(searcher, "access").get("members", set()) & among
-    if not members:
-        return set()
-    until = searcher.reader().column_reader("members_until")
-    return {doc for doc in members
-            if members_only_now("members", date.fromordinal(until[doc]) if until[doc] else None, today)}
+def _candidates(searcher, kind: DocumentKind, plan: _Plan, request: SearchRequest, now: datetime) -> set[int]:
+    """Documents of this kind matching the query, due at `now`, after the other constraints (no facets)."""
+    cache = searcher_cache(searcher)
+    of_kind = cache.values(searcher, "kind").get(kind.name, set())
+    matched = set(of_kind) if plan.query is None else _docs(searcher, plan.query) & of_kind
+    # Scheduled documents are indexed only once due; this guards an index that missed an update.
+    matched -= cache.scheduled(searcher, now)
+    if request.published_after is not None:
+        matched &= _docs(searcher, NumericRange("published", epoch_seconds(request.published_after) + 1, None))
+    if request.exclude_ids:
+        matched -= _docs(searcher, Or([Term("key", key_of(kind.name, i)) for i in request.exclude_ids]))
+    return matched
 
 
-def search(*, q: str = "", filters: dict[str, list[str]] | None = None, sort: str = "relevance", page: int = 1,
-           per_page: int = 20, can_read_members: bool = False, now: datetime | None = None,
-           published_after: datetime | None = None, exclude_ids=(), snippets: bool = True) -> SearchResult:
-    """Ranked resource ids, the total, facet counts for the current query, and escaped snippets."""
-    now = now or datetime.now(timezone.utc)
-    filters = {k: [v for v in vs if v] for k, vs in (filters or {}).items() if k in FACETS}
+def _facet_selection(searcher, kind: DocumentKind, filters) -> dict[str, set[int]]:
+    """For each facet with chosen values, the documents having any of them (values of one facet widen)."""
+    cache = searcher_cache(searcher)
+    chosen = {}
+    for name, values in (filters or {}).items():
+        facet = kind.facet(name)
+        values = [v for v in values if v] if facet is not None else []
+        if values:
+            value_docs = cache.values(searcher, name)
+            chosen[name] = set().union(*(value_docs.get(facet.normalise(v), set()) for v in values))
+    return chosen
+
+
+def _narrowed(candidates: set[int], chosen: dict[str, set[int]], skip: str | None = None) -> set[int]:
+    out = candidates
+    for name, docs in chosen.items():
+        if name != skip:
+            out = out & docs
+    return out
+
+
+def facet_counts(searcher, kind: DocumentKind, candidates: set[int], chosen) -> dict[str, list[tuple[str, int]]]:
+    """Counts of each facet's values under the other facets' filters but not its own, so choosing a type
+    keeps the other types in view with their counts (different facets narrow)."""
+    cache = searcher_cache(searcher)
+    facets = {}
+    for facet in kind.facets:
+        base = _narrowed(candidates, chosen, skip=facet.name)
+        counts = [(value, len(docs & base)) for value, docs in cache.values(searcher, facet.name).items()]
+        facets[facet.name] = sorted(((v, c) for v, c in counts if c), key=lambda vc: (-vc[1], vc[0]))
+    return facets
+
+
+def _ordered(searcher, plan: _Plan, matched: set[int], limit: int) -> list[int]:
+    if plan.sort == "relevance":
+        ranking = parsing.ranking_query(plan.query)
+        return [hit.docnum for hit in searcher.search(ranking, filter=matched, limit=limit)]
+    # Ordering by a column needs no scoring: the cheapest way through a large match set.
+    field_name, reverse = {"newest": ("published", True), "oldest": ("published", False),
+                           "title": ("title_sort", False)}[plan.sort]
+    column = searcher.reader().column_reader(field_name)
+    pick = heapq.nlargest if reverse else heapq.nsmallest
+    return pick(limit, matched, key=lambda doc: (column[doc], -doc if reverse else doc))
+
+
+def _ready_searcher():
     open_index()
     if not schema_is_current():
         raise SearchUnavailable("the search index was built by an older version: run `flask search rebuild`")
-    searcher = current_searcher()
-    schema = searcher.schema
-    q = clean_query(q)
-    browse = q in ("", "*")
-    broad = False
-    if browse:
-        query, q_public = Every(), None
-    else:
-        query = _parse(q, TEXT_FIELDS, schema)
-        q_public = _parse(q, PUBLIC_TEXT_FIELDS, schema) if not can_read_members else None
-        if query is None:
-            return SearchResult([], 0, {}, {}, None, error="Type some words to search for.")
-        if _cost(searcher, query) > CONTENT_BUDGET:
-            query = q_public or _parse(q, PUBLIC_TEXT_FIELDS, schema)
-            broad = True
-            if query is None:
-                return SearchResult([], 0, {}, {}, None, error="Type some words to search for.")
-            if sort in ("", "relevance") and _cost(searcher, query, PUBLIC_TEXT_FIELDS) > CONTENT_BUDGET:
-                sort = "newest"  # scoring that many matches is the cost: order them without it
+    return current_searcher()
 
-    matched = set(searcher.reader().all_doc_ids()) if browse else _docs(searcher, query)
-    if not can_read_members and not browse:
-        # Members-only resources match this viewer on their public fields alone, so that not even the absence
-        # of a word ("quokka NOT secret") tells anything about a body they may not read.
-        public = _docs(searcher, q_public)
-        members_now = _members_only_docs(searcher, now, matched | public)
-        if (public & members_now) - matched:
-            query = Or([query, q_public])  # those match the public fields only: rank them by that
-        matched = (matched - members_now) | (public & members_now)
-    matched -= _facet_cache().scheduled(searcher, now)
-    if published_after is not None:
-        matched &= _docs(searcher, NumericRange("published", epoch_seconds(published_after) + 1, None))
-    if exclude_ids:
-        matched -= _docs(searcher, _ids_query(exclude_ids))
 
-    cache = _facet_cache()
-    for fieldname, values in filters.items():
-        if not values:
-            continue
-        # Values of one facet widen (toolkits or policies); different facets narrow.
-        value_docs = cache.get(searcher, fieldname)
-        matched &= set().union(*(value_docs.get(value.lower() if fieldname == "topic" else value, set())
-                                 for value in values))
-    facets = {}
-    for fieldname in FACETS:
-        counts = [(value, len(docs & matched)) for value, docs in cache.get(searcher, fieldname).items()]
-        facets[fieldname] = sorted(((v, c) for v, c in counts if c), key=lambda vc: (-vc[1], vc[0]))
-
-    total = len(matched)
-    if total == 0:
-        return SearchResult([], 0, facets, {}, None if browse else did_you_mean(searcher, q), broad=broad)
-    sort = sort if sort in SORTS else "relevance"
-    if browse and sort == "relevance":
-        sort = "newest"
-    limit = min(page * per_page, total)
-    ranking = _ranking_query(query)
-    sortedby = {"newest": ("published", True), "oldest": ("published", False), "title": ("title_sort", False)}
-    if sort == "relevance":
-        docnums = [hit.docnum for hit in searcher.search(ranking, filter=matched, limit=limit)]
-    else:
-        # Ordering by a column needs no scoring: the cheapest way through a large match set.
-        field_name, reverse = sortedby[sort]
-        column = searcher.reader().column_reader(field_name)
-        pick = heapq.nlargest if reverse else heapq.nsmallest
-        docnums = pick(limit, matched, key=lambda doc: (column[doc], -doc if reverse else doc))
-    docnums = docnums[(page - 1) * per_page:limit]
+def search(request: SearchRequest) -> SearchResult:
+    """Ranked ids of one kind, the total, facet counts for the current query, and escaped snippets."""
+    kind = kinds.get(request.kind)
+    now = request.now or datetime.now(timezone.utc)
+    searcher = _ready_searcher()
+    q = parsing.clean_query(request.q)
+    plan = _plan(searcher, request, q)
+    if plan.error:
+        return SearchResult([], 0, {}, {}, None, error=plan.error, broad=plan.broad)
+    candidates = _candidates(searcher, kind, plan, request, now)
+    chosen = _facet_selection(searcher, kind, request.filters)
+    matched = _narrowed(candidates, chosen)
+    facets = facet_counts(searcher, kind, candidates, chosen)
+    browse = plan.query is None
+    reads = request.reads_restricted
+    if not matched:
+        return SearchResult([], 0, facets, {}, None if browse else did_you_mean(searcher, q, reads), broad=plan.broad)
+    limit = min(request.page * request.per_page, len(matched))
+    docnums = _ordered(searcher, plan, matched, limit)[(request.page - 1) * request.per_page:limit]
     id_column = searcher.reader().column_reader("id")
     ids = [int(id_column[doc]) for doc in docnums]
     found = {}
-    if snippets and not browse and docnums:
-        hidden = set()
-        if not can_read_members:
-            stale = members_only_rows(ids, now)
-            hidden = _members_only_docs(searcher, now, set(docnums)) | {
-                doc for doc, resource_id in zip(docnums, ids) if resource_id in stale}
-        found = page_snippets(searcher, ranking, docnums, hidden)
-    suggestion = did_you_mean(searcher, q) if not browse and total < 3 else None
-    return SearchResult(ids, total, facets, found, suggestion, broad=broad)
-
-
-def _ids_query(ids):
-    return Or([Term("id", str(i)) for i in ids])
+    if request.snippets and not browse and docnums:
+        # The database has the last word on restricted text: an index that missed an update must not show
+        # a body that has since become restricted.
+        restricted = set() if reads else kind.restricted_ids(ids, now)
+        hidden = {doc for doc, i in zip(docnums, ids) if i in restricted}
+        found = page_snippets(searcher, parsing.ranking_query(plan.query), docnums, plan.fields, hidden)
+    suggestion = did_you_mean(searcher, q, reads) if not browse and len(matched) < 3 else None
+    return SearchResult(ids, len(matched), facets, found, suggestion, broad=plan.broad)

@@ -1,25 +1,19 @@
-"""Snippets with <mark> highlights from the postings' character offsets, and "did you mean"."""
+"""Snippets with <mark> highlights, cut from the postings' character offsets (no text is analysed again)."""
 import re
-from datetime import datetime
 
 from markupsafe import Markup, escape
-from sqlalchemy import select
-from whoosh.analysis import STOP_WORDS
 from whoosh.reading import TermNotFound
 
-from portal.extensions import db
-from portal.library.models import Resource, members_only_now
-from portal.search.index import TEXT_FIELDS
-
-OPERATORS = {"AND", "OR", "NOT", "ANDNOT", "ANDMAYBE"}
-MAX_CORRECTIONS = 4  # unknown words looked up for "did you mean", per query
 SNIPPET_CHARS = 220
 SNIPPET_BEFORE = 60
+SNIPPET_ORDER = ("body", "restricted", "summary", "title")  # the first field with a match gives the snippet
+BLOCK_SEPARATOR = " · "  # between a heading and its paragraph, or two paragraphs, in one passage
+_BLOCK_BREAK = re.compile(r"[ \t\r\f\v]*\n[ \t\r\f\v]*\n\s*")
+_LINE_BREAK = re.compile(r"\s*\n\s*")
 
 
 def _spans(searcher, fieldname: str, terms: set[bytes], docnums: list[int]) -> dict[int, list[tuple[int, int]]]:
-    """Character spans of the query's terms in these documents, read from the postings (indexed with chars),
-    so no text is analysed again."""
+    """Character spans of the query's terms in these documents, read from the postings (indexed with chars)."""
     spans: dict[int, list[tuple[int, int]]] = {doc: [] for doc in docnums}
     ordered = sorted(docnums)
     for term in terms:
@@ -39,6 +33,31 @@ def _spans(searcher, fieldname: str, terms: set[bytes], docnums: list[int]) -> d
     return spans
 
 
+def _flat(text: str) -> str:
+    """A passage on one line: a blank line (a block boundary) becomes a visible separator, a line break a
+    space, so a heading and the paragraph after it do not run together."""
+    return _LINE_BREAK.sub(" ", _BLOCK_BREAK.sub(BLOCK_SEPARATOR, text))
+
+
+def _passage(text: str, spans: list[tuple[int, int]], begin: int, finish: int) -> Markup:
+    pieces, cursor = [], begin  # (text, marked)
+    for s_start, s_end in spans:
+        if s_start >= cursor and s_end <= finish:
+            pieces += [(text[cursor:s_start], False), (text[s_start:s_end], True)]
+            cursor = s_end
+    pieces.append((text[cursor:finish], False))
+    pieces = [(piece if marked else _flat(piece), marked) for piece, marked in pieces]
+    if not pieces[0][1]:
+        pieces[0] = (pieces[0][0].lstrip(" ·"), False)
+    if not pieces[-1][1]:
+        pieces[-1] = (pieces[-1][0].rstrip(" ·"), False)
+    body = Markup("").join(Markup("<mark>") + escape(piece) + Markup("</mark>") if marked else escape(piece)
+                           for piece, marked in pieces)
+    prefix = "… " if begin else ""
+    suffix = " …" if finish < len(text) else ""
+    return Markup(prefix) + body + Markup(suffix)
+
+
 def _window(text: str, spans: list[tuple[int, int]]) -> Markup | None:
     """Up to two passages around the first matches, escaped, with <mark> around each match."""
     spans = sorted(s for s in spans if 0 <= s[0] < s[1] <= len(text))
@@ -49,82 +68,32 @@ def _window(text: str, spans: list[tuple[int, int]]) -> Markup | None:
         if start < used_until or len(passages) == 2:
             continue
         begin = max(0, start - SNIPPET_BEFORE)
-        begin = text.rfind(" ", 0, begin) + 1 if begin else 0
+        begin = max(text.rfind(" ", 0, begin), text.rfind("\n", 0, begin)) + 1 if begin else 0
         finish = min(len(text), begin + SNIPPET_CHARS)
         if finish < len(text):
-            finish = max(text.rfind(" ", begin, finish), start + 1)
-        marked, cursor = [], begin
-        for s_start, s_end in spans:
-            if s_start >= cursor and s_end <= finish:
-                marked += [escape(text[cursor:s_start]), Markup("<mark>"), escape(text[s_start:s_end]),
-                           Markup("</mark>")]
-                cursor = s_end
-        marked.append(escape(text[cursor:finish]))
-        prefix = "… " if begin else ""
-        suffix = " …" if finish < len(text) else ""
-        passages.append(Markup(prefix) + Markup("").join(marked) + Markup(suffix))
+            finish = max(text.rfind(" ", begin, finish), text.rfind("\n", begin, finish), start + 1)
+        passages.append(_passage(text, spans, begin, finish))
         used_until = finish
     return Markup(" ").join(passages)
 
 
-def page_snippets(searcher, ranking, docnums: list[int], hidden: set[int]) -> dict[int, Markup]:
-    """Highlights for one page of hits; `hidden` documents (members-only for this viewer) get snippets from
-    their public fields alone."""
+def page_snippets(searcher, ranking, docnums: list[int], fields, hidden: set[int]) -> dict[int, Markup]:
+    """Highlights for one page of hits, from the fields the query read; `hidden` documents get snippets from
+    their title and summary alone."""
     terms: dict[str, set[bytes]] = {}
     for fieldname, text in ranking.iter_all_terms():
-        if fieldname in TEXT_FIELDS:
+        if fieldname in fields:
             terms.setdefault(fieldname, set()).add(text if isinstance(text, bytes) else text.encode("utf-8"))
     spans = {fieldname: _spans(searcher, fieldname, field_terms, docnums) for fieldname, field_terms in terms.items()}
     found = {}
     for doc in docnums:
         stored = searcher.stored_fields(doc)
-        fields = ("summary", "title") if doc in hidden else ("content", "summary", "title")
-        for fieldname in fields:
+        order = [name for name in SNIPPET_ORDER if name in fields
+                 and (doc not in hidden or name in ("summary", "title"))]
+        for fieldname in order:
             text = stored.get(fieldname)
             snippet = _window(text, spans.get(fieldname, {}).get(doc, [])) if text else None
             if snippet:
                 found[int(stored["id"])] = snippet
                 break
     return found
-
-
-def members_only_rows(ids: list[int], now: datetime) -> set[int]:
-    """Which of these resources the database says are members-only now: a stale index (an update that failed
-    before `flask search sync`) must never show a body that has since become members-only."""
-    rows = db.session.execute(select(Resource.id, Resource.access, Resource.members_until)
-                              .where(Resource.id.in_(ids)))
-    return {row.id for row in rows if members_only_now(row.access, row.members_until, now.date())}
-
-
-def did_you_mean(searcher, q: str) -> str | None:
-    """The query with its misspelt words corrected; operators, stop words and everything else kept as typed."""
-    corrector = searcher.corrector("spell")
-    reader = searcher.reader()
-    stemmed = searcher.schema["content"].analyzer
-    changed, budget = False, [MAX_CORRECTIONS]
-
-    def known(word: str) -> bool:
-        if reader.frequency("spell", word) > 0:
-            return True
-        stems = [token.text for token in stemmed(word)]
-        return bool(stems) and all(reader.frequency(name, stems[0]) > 0 for name in ("content",))
-
-    def correct(match):
-        nonlocal changed
-        word = match.group(0)
-        # Words of a plausible length only: the Levenshtein automaton's cost grows with the word and distance.
-        if word in OPERATORS or not 3 <= len(word) <= 24 or word.lower() in STOP_WORDS or budget[0] <= 0:
-            return word
-        lowered = word.lower()
-        if known(lowered):
-            return word
-        budget[0] -= 1
-        # The first letter is taken as typed (as most spell checkers do): it prunes the search a lot.
-        suggestions = corrector.suggest(lowered, limit=1, maxdist=1 if len(lowered) < 6 else 2, prefix=1)
-        if not suggestions:
-            return word
-        changed = True
-        return suggestions[0]
-
-    suggestion = re.sub(r"[^\W\d_]+", correct, q)
-    return suggestion if changed else None
