@@ -93,6 +93,9 @@ def register_security_headers(app: Flask) -> None:
         headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         if production:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        # Signed in, every page is that member's own. Anonymous pages with a validator are made public by
+        # portal/http_cache.py (it runs first); static files set their own; the rest stays unset (not stored
+        # by shared caches without a validator), and any answer setting a cookie is made private there too.
         if request.endpoint and request.endpoint != "static" and current_user.is_authenticated:
-            headers.setdefault("Cache-Control", "private, no-store")
+            headers["Cache-Control"] = "private, no-store"
         return response

@@ -77,7 +77,8 @@ def test_every_search_page_links_its_own_valid_feed(app, client, shelf):
             link = re.search(r'<link rel="alternate" type="application/atom\+xml" title="This search as a feed" '
                              r'href="([^"]+)">', html).group(1).replace("&amp;", "&")
             assert link.startswith("/resources/feed.atom")
-            assert f'<a href="{link.replace("&", "&amp;")}">Atom feed of this search</a>' in html
+            # The visible link leads to the page that explains feed readers; the feed itself is the <link>.
+            assert re.search(r'<a href="[^"]+">Follow (this search|new resources) in a feed reader</a>', html)
             feed, xml = parse_feed(reader, link)
             assert "gingko" not in xml.replace("q=gingko", "").replace("“gingko”", ""), search
             assert not {"Draft platypus", "Scheduled platypus", "Archived platypus"} & {e.title for e in feed.entries}
@@ -106,7 +107,6 @@ def joined_earlier(app, email, **profile):
     with unit(app):
         member = find_member_by_email(email)
         member.created_at = utcnow() - timedelta(hours=1)
-        db.session.commit()
 
 
 def save_search(app, email, query: dict):
@@ -182,7 +182,7 @@ def test_a_resource_published_just_after_joining_is_not_missed(app, outbox):
         joined = find_member_by_email("new@example.org").created_at
     # Published later in the same second as the sign-up.
     make_resource(app, title="Just published", publish_at=joined.replace(microsecond=999_999))
-    with unit(app):
+    with app.app_context():  # send_alerts makes one unit of work per member
         assert send_alerts(now=utcnow() + timedelta(seconds=2)) == 1
     assert listed(outbox.last("new@example.org")) == ["Just published"]
 
@@ -215,6 +215,57 @@ def test_the_unsubscribe_link_works_without_signing_in(app, runner, outbox, subs
     assert listed(outbox.last("saver@example.org")) == ["Platypus policy"]
 
 
+def test_a_failing_digest_does_not_stop_the_others(app, runner, outbox, subscribers, monkeypatch, caplog):
+    """A saved search the index cannot run (here: made to raise) is logged and skipped; everyone else's
+    digest goes out, and the failing member's items stay unsent for the next run."""
+    from portal.library import alerts
+
+    joined_earlier(app, "broken@example.org")
+    save_search(app, "broken@example.org", {"q": "boom"})
+    joined_earlier(app, "after@example.org")  # a higher id: handled after the failing member
+    save_search(app, "after@example.org", {"q": "platypus"})
+    make_resource(app, title="Platypus boom policy", topics=["wildlife"])
+    real = alerts.search.search
+
+    def flaky(*args, **kwargs):
+        if "boom" in repr((args, kwargs)):
+            raise RuntimeError("the index cannot run this saved search")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(alerts.search, "search", flaky)
+    assert "Sent 3 digests." in send(runner)
+    for email in ("saver@example.org", "picker@example.org", "after@example.org"):
+        assert listed(outbox.last(email)) == ["Platypus boom policy"], email
+    assert not [m for m in outbox.messages("broken@example.org") if "New on" in m["Subject"]]
+    assert "alert digest for member" in caplog.text and "failed; skipped" in caplog.text
+
+    monkeypatch.setattr(alerts.search, "search", real)  # repaired: the skipped digest goes out next time
+    assert "Sent 1 digest." in send(runner)
+    assert listed(outbox.last("broken@example.org")) == ["Platypus boom policy"]
+
+
+def test_an_old_unsubscribe_link_does_not_reach_a_newer_member(app, runner, outbox, subscribers):
+    """A link names its member by id and by the address it was sent to, so a row that later holds the same
+    id (SQLite without AUTOINCREMENT reused the highest deleted id; a restored backup can too) is not
+    touched by it."""
+    from portal.library.alerts import unsubscribe_token
+    from portal.members.models import Member
+
+    joined_earlier(app, "gone@example.org", wants_alerts=True)
+    with unit(app):
+        gone = find_member_by_email("gone@example.org")
+        old_id, old_link = gone.id, f"/alerts/unsubscribe/{unsubscribe_token(gone)}"
+        db.session.delete(gone)
+    with unit(app):
+        db.session.add(Member(id=old_id, email="newcomer@example.org", password_hash="x", name="Nia Newcomer",
+                              wants_alerts=True, email_verified_at=utcnow()))
+    response = app.test_client().post(old_link, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 400
+    assert "This link does not work" in response.get_data(as_text=True)
+    with unit(app):
+        assert find_member_by_email("newcomer@example.org").wants_alerts
+
+
 def test_a_broken_unsubscribe_link_is_refused(app, runner, outbox, subscribers):
     response = app.test_client().post("/alerts/unsubscribe/not-a-token")
     assert response.status_code == 400
@@ -226,7 +277,7 @@ def test_a_broken_unsubscribe_link_is_refused(app, runner, outbox, subscribers):
 # --- member suggestions ------------------------------------------------------------------------
 
 SUGGESTION = {"title": "Tucson call-transfer protocol", "type": "policy", "summary": "How call-takers transfer.",
-              "external_url": "https://example.org/tucson", "jurisdiction": "Tucson", "note": "Public document."}
+              "external_url": "https://example.org/tucson", "jurisdiction": "tucson", "note": "Public document."}
 
 
 def suggest(app, email="member@example.org"):
@@ -243,6 +294,35 @@ def test_only_verified_members_suggest(app, client):
     create_member(app, verified=False)
     login(client)
     assert client.get("/resources/suggest").status_code == 403
+
+
+def test_a_suggestion_names_a_jurisdiction_of_the_directory(app, staff):
+    create_member(app)
+    client = app.test_client()
+    login(client)
+    page = client.get("/resources/suggest").get_data(as_text=True)
+    assert '<option value="tucson">Tucson, Arizona</option>' in page
+    suggestion_id = suggest(app)
+    with unit(app):
+        suggestion = db.session.get(Suggestion, suggestion_id)
+        assert suggestion.jurisdiction.slug == "tucson" and suggestion.jurisdiction_label == "Tucson, Arizona"
+    staff_client = app.test_client()
+    login(staff_client, staff)
+    assert "Jurisdiction: Tucson, Arizona" in staff_client.get("/staff/suggestions").get_data(as_text=True)
+    refused = post_form(client, "/resources/suggest", dict(SUGGESTION, jurisdiction="Atlantis"),
+                        token_from="/resources/suggest")
+    assert refused.status_code == 400
+    assert "Choose a jurisdiction from the list" in refused.get_data(as_text=True)
+
+
+def test_a_suggestion_keeps_a_place_not_in_the_directory_as_a_note(app):
+    from portal.library.suggestions import submit_suggestion
+
+    create_member(app)
+    with unit(app):
+        suggestion = submit_suggestion(member=find_member_by_email("member@example.org"), title="Pima protocol",
+                                       type="policy", jurisdiction="", jurisdiction_other=" Pima  County ")
+        assert suggestion.jurisdiction_id is None and suggestion.jurisdiction_label == "Pima County"
 
 
 def test_staff_accept_a_suggestion_as_a_draft(app, staff, outbox):

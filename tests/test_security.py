@@ -183,12 +183,21 @@ def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(app, client, mem
     assert client.get("/account").status_code == 200
 
 
-def test_a_token_from_another_session_is_refused(app, client):
+def test_a_token_from_another_session_is_refused(app, client, member):
+    """The same valid sign-in, once with this session's own token and once with another session's: only the
+    token differs, so the refusal can only come from token checking (a wrong password is a 400 too)."""
     other = app.test_client()
-    token = csrf_token(other)
-    client.get("/login")
-    response = client.post("/login", data={"csrf_token": token, "email": "a@example.org", "password": "x" * 12})
-    assert response.status_code == 400
+    foreign = csrf_token(other)
+    own = csrf_token(client)
+    assert foreign != own
+    credentials = {"email": member, "password": PASSWORD}
+    refused = client.post("/login", data={"csrf_token": foreign, **credentials})
+    assert refused.status_code == 400
+    assert "Please reload the page and try again" in refused.get_data(as_text=True)
+    assert client.get("/account").status_code == 302  # not signed in
+    accepted = client.post("/login", data={"csrf_token": own, **credentials})
+    assert accepted.status_code == 302
+    assert client.get("/account").status_code == 200
 
 
 # --- cookies and secrets -------------------------------------------------------------------
@@ -273,6 +282,72 @@ def test_passwords_are_hashed_with_argon2id(app):
         member = db.session.get(Member, member_id)
         assert member.password_hash.startswith("$argon2id$")
         assert PASSWORD not in member.password_hash
+
+
+def test_production_hashes_use_the_rfc_9106_low_memory_profile(app):
+    """The suite hashes at the smallest cost (tests/conftest.py); an app without PASSWORD_HASH_PARAMS gets
+    argon2id at RFC 9106's low-memory profile, and a cheaper stored hash is upgraded at the next sign-in."""
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    from portal.members import passwords
+
+    app.config["PASSWORD_HASH_PARAMS"] = None  # what an app gets unless its config says otherwise
+    with app.app_context():
+        hasher = passwords.hasher()
+        assert (hasher.time_cost, hasher.memory_cost, hasher.parallelism, hasher.hash_len, hasher.salt_len) == (
+            RFC_9106_LOW_MEMORY.time_cost, RFC_9106_LOW_MEMORY.memory_cost, RFC_9106_LOW_MEMORY.parallelism,
+            RFC_9106_LOW_MEMORY.hash_len, RFC_9106_LOW_MEMORY.salt_len)
+        stored = passwords.hash_password(PASSWORD)
+        assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+        assert passwords.verify_password(stored, PASSWORD)
+        assert not passwords.verify_password(stored, PASSWORD + "x")
+    create_member(app, email="cheap@example.org")  # hashed with the tests' parameters, then upgraded
+    with unit(app):
+        db.session.execute(db.update(Member).values(password_hash=_cheap_hash(PASSWORD)))
+    login(app.test_client(), "cheap@example.org")
+    with unit(app):
+        upgraded = db.session.scalar(db.select(Member.password_hash).where(Member.email == "cheap@example.org"))
+        assert upgraded.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+def _cheap_hash(password: str) -> str:
+    from argon2 import PasswordHasher
+
+    from tests.conftest import TEST_HASH_PARAMS
+
+    return PasswordHasher(**TEST_HASH_PARAMS).hash(password)
+
+
+def test_the_suite_hashes_at_the_smallest_cost(app):
+    from portal.members import passwords
+
+    with app.app_context():
+        assert passwords.hash_password(PASSWORD).startswith("$argon2id$v=19$m=8,t=1,p=1$")
+
+
+# --- ids in links are never reused ----------------------------------------------------------------
+
+NEVER_REUSED = ("members", "resources", "attachments", "suggestions", "saved_searches")
+
+
+@pytest.mark.parametrize("table", NEVER_REUSED)
+def test_ids_that_travel_in_links_are_never_reused(app, table):
+    """On SQLite an INTEGER PRIMARY KEY without AUTOINCREMENT hands the highest deleted id to the next row
+    (PostgreSQL sequences never do), so these tables are made with AUTOINCREMENT; the next test shows it."""
+    with unit(app):
+        sql_table = db.metadata.tables[table]
+        if db.engine.dialect.name == "sqlite":
+            ddl = db.session.execute(db.text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": table}).scalar()
+            assert "AUTOINCREMENT" in ddl, ddl
+        assert sql_table.dialect_options["sqlite"]["autoincrement"] is True
+
+
+def test_a_deleted_members_id_goes_to_no_one_else(app):
+    first = create_member(app, email="first@example.org")
+    with unit(app):
+        db.session.delete(db.session.get(Member, first))
+    second = create_member(app, email="second@example.org")
+    assert second != first
 
 
 # --- error pages ---------------------------------------------------------------------------

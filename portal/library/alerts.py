@@ -1,4 +1,5 @@
 """New-resource alerts: saved searches and picked topics or types, mailed as a digest, never twice."""
+import hashlib
 import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlencode
@@ -6,14 +7,15 @@ from urllib.parse import parse_qs, urlencode
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from portal import search
+from portal import search, uow
 from portal.database import utcnow
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
+from portal.library import search_docs
 from portal.library.models import AUDIENCES, TYPES, AlertDelivery, Resource, SavedSearch
 from portal.mail import build_message, deliver, site_url_for
 from portal.members.models import Member
-from portal.tokens import make_token, read_token
+from portal.tokens import TokenInvalid, make_token, read_token
 
 log = logging.getLogger(__name__)
 MAX_SAVED = 25
@@ -59,13 +61,13 @@ def save_search(*, member, args) -> SavedSearch:
         raise ValidationFailed(None, f"You can keep at most {MAX_SAVED} alerts; remove one first.")
     saved = SavedSearch(member_id=member.id, query_string=query_string, label=describe(query_string)[:200])
     db.session.add(saved)
-    member.wants_alerts = True
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+        db.session.flush()
+    except IntegrityError:  # the same search saved a moment ago, from another tab
+        uow.rollback()
         saved = db.session.scalar(select(SavedSearch).where(SavedSearch.member_id == member.id,
                                                             SavedSearch.query_string == query_string))
+    member.wants_alerts = True
     return saved
 
 
@@ -85,16 +87,14 @@ def set_alerts(*, member, wants_alerts: bool, types=(), topics=()) -> None:
     wanted = {normalize_query({"type": [t]}) for t in types} | {normalize_query({"topic": [t]}) for t in topics}
     current = {s.query_string: s for s in saved_searches(member)}
     single = {normalize_query({k: [v]}) for k, values in picked(member).items() for v in values}
+    if len(set(current) - (single - wanted) | wanted) > MAX_SAVED:  # checked before anything changes
+        raise ValidationFailed(None, f"You can keep at most {MAX_SAVED} alerts; pick fewer.")
     for query_string in single - wanted:
         db.session.delete(current[query_string])
     for query_string in sorted(wanted - set(current)):
         db.session.add(SavedSearch(member_id=member.id, query_string=query_string,
                                    label=describe(query_string)[:200]))
-    if len(set(current) - (single - wanted) | wanted) > MAX_SAVED:
-        db.session.rollback()
-        raise ValidationFailed(None, f"You can keep at most {MAX_SAVED} alerts; pick fewer.")
     member.wants_alerts = bool(wants_alerts)
-    db.session.commit()
 
 
 def saved_searches(member) -> list[SavedSearch]:
@@ -107,23 +107,24 @@ def delete_saved_search(*, member, saved_id: int) -> None:
     if saved is None or saved.member_id != member.id:
         raise ValidationFailed(None, "That alert does not exist.")
     db.session.delete(saved)
-    db.session.commit()
+
+
+def _address_hash(member) -> str:
+    return hashlib.sha256(f"unsubscribe|{member.email}".encode()).hexdigest()[:24]
 
 
 def unsubscribe_token(member) -> str:
-    return make_token("unsubscribe", {"id": member.id})
+    # The id alone could name someone else one day (an id freed by a deletion); the address's hash cannot.
+    return make_token("unsubscribe", {"id": member.id, "to": _address_hash(member)})
 
 
 def unsubscribe(token: str) -> Member:
     """Turn alerts off from the link in a digest: no sign-in needed. Raises TokenInvalid."""
-    from portal.tokens import TokenInvalid
-
     payload = read_token("unsubscribe", token, max_age=60 * 60 * 24 * 365)
     member = db.session.get(Member, payload.get("id")) if isinstance(payload.get("id"), int) else None
-    if member is None:
+    if member is None or payload.get("to") != _address_hash(member):
         raise TokenInvalid()
     member.wants_alerts = False
-    db.session.commit()
     return member
 
 
@@ -135,12 +136,12 @@ def _due_for(member, now) -> list[Resource]:
     for query_string in queries:
         parsed = parse_qs(query_string)
         filters = {key: parsed.get(key, []) for key in QUERY_KEYS[1:]}
-        result = search.search(q=parsed.get("q", [""])[0], filters=filters, sort="newest", per_page=50,
-                               can_read_members=member.is_verified, now=now,
-                               # The index keeps whole seconds: without the margin, a resource published in
-                               # the second the member joined would never be sent.
-                               published_after=member.created_at - timedelta(seconds=1),
-                               exclude_ids=sent | set(found), snippets=False)
+        result = search_docs.search_resources(
+            user=member, q=parsed.get("q", [""])[0], filters=filters, sort="newest", per_page=50, now=now,
+            # The index keeps whole seconds: without the margin, a resource published in the second the
+            # member joined would never be sent.
+            published_after=member.created_at - timedelta(seconds=1), exclude_ids=sent | set(found),
+            snippets=False)
         found += [i for i in result.ids if i not in found]
     if not found:
         return []
@@ -150,33 +151,47 @@ def _due_for(member, now) -> list[Resource]:
 
 
 def send_alerts(*, now=None, progress=None) -> int:
-    """Mail each member who wants alerts a digest of what is new since the last one. Returns mails sent."""
+    """Mail each member who wants alerts a digest of what is new since the last one. Returns mails sent.
+
+    Each member's digest is its own unit of work (call this outside one, as `flask alerts send` does): one
+    that fails (a saved search the index cannot run, a mail that cannot be built) is logged and skipped, and
+    the others are still sent."""
     now = now or utcnow()
-    members = db.session.scalars(select(Member).where(Member.wants_alerts.is_(True),
-                                                      Member.email_verified_at.is_not(None))).all()
+    member_ids = db.session.scalars(select(Member.id).where(Member.wants_alerts.is_(True),
+                                                            Member.email_verified_at.is_not(None))
+                                    .order_by(Member.id)).all()
     sent = 0
-    for member in members:
-        resources = _due_for(member, now)
+    for member_id in member_ids:
+        try:
+            with uow.unit_of_work():
+                sent += _send_digest(db.session.get(Member, member_id), now)
+        except IntegrityError:  # another `alerts send` recorded these items first
+            log.info("alerts for member #%s were sent by another run", member_id)
+        except Exception:  # one member's failure must not stop everyone else's digest
+            log.exception("alert digest for member #%s failed; skipped", member_id)
         if progress:
             progress(1)
-        if not resources:
-            continue
-        for resource in resources:
-            db.session.add(AlertDelivery(member_id=member.id, resource_id=resource.id, sent_at=now))
-        try:
-            db.session.commit()  # recorded first: a crash after this can skip an item, never repeat it
-        except IntegrityError:
-            db.session.rollback()  # another `alerts send` got there first
-            continue
-        # Sent by `flask alerts send`, outside any request: links are built on SITE_URL.
-        unsubscribe_url = site_url_for("library.unsubscribe", token=unsubscribe_token(member))
-        links = {r.id: site_url_for("library.detail", slug=r.slug) for r in resources}
-        message = build_message(to=member.email, subject=f"New on 12 Million Calls: {len(resources)} resource"
-                                f"{'' if len(resources) == 1 else 's'}", template="alerts", member=member,
-                                resources=resources, links=links, now=now, unsubscribe_url=unsubscribe_url,
-                                account_url=site_url_for("library.alerts_page"))
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
-        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        deliver(message)
-        sent += 1
     return sent
+
+
+def _send_digest(member, now) -> int:
+    """Record what this member is sent, and mail it once that is committed. Returns 1 if a digest goes out."""
+    if member is None:  # deleted since the list was read
+        return 0
+    resources = _due_for(member, now)
+    if not resources:
+        return 0
+    for resource in resources:
+        db.session.add(AlertDelivery(member_id=member.id, resource_id=resource.id, sent_at=now))
+    db.session.flush()  # recorded first: a crash after the commit can skip an item, never repeat it
+    # Sent by `flask alerts send`, outside any request: links are built on SITE_URL.
+    unsubscribe_url = site_url_for("library.unsubscribe", token=unsubscribe_token(member))
+    links = {r.id: site_url_for("library.detail", slug=r.slug) for r in resources}
+    message = build_message(to=member.email, subject=f"New on 12 Million Calls: {len(resources)} resource"
+                            f"{'' if len(resources) == 1 else 's'}", template="alerts", member=member,
+                            resources=resources, links=links, now=now, unsubscribe_url=unsubscribe_url,
+                            account_url=site_url_for("library.alerts_page"))
+    message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    uow.after_commit(lambda: deliver(message))
+    return 1

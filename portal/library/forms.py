@@ -8,6 +8,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.forms import no_control_characters, plain_text
 from portal.library.models import AUDIENCES, TYPES
+from portal.members.forms import JurisdictionChoices, jurisdiction_field, jurisdiction_other_field
 
 TYPE_CHOICES = dict(TYPES)  # WTForms 3.3 wants {value: label} rather than tuples
 
@@ -38,29 +39,36 @@ class ResourceForm(FlaskForm):
     members_until = DateField("Members-only until", description="Optional early access: on this date the "
                               "resource becomes public by itself.", validators=[Optional()])
     is_featured = BooleanField("Feature on the home page")
+    # The one publish date of the editor: the workflow's Publish uses the saved value.
     published_at = DateTimeLocalField("Publish date and time (UTC)", format="%Y-%m-%dT%H:%M",
-                                      description="Leave empty to publish when you press Publish.",
+                                      description="Empty: Publish makes it public at once. A future date: "
+                                      "Publish schedules it for then. Save before you publish.",
                                       validators=[Optional()])
 
 
+WORKFLOW_ACTIONS = {"review": "Send to review", "publish": "Publish", "unpublish": "Back to draft",
+                    "archive": "Archive"}
+
+
 class StatusForm(FlaskForm):
-    action = SelectField("Action", choices={"review": "Send to review", "publish": "Publish",
-                                            "unpublish": "Back to draft", "archive": "Archive"})
-    publish_at = DateTimeLocalField("Publish at (UTC, optional)", format="%Y-%m-%dT%H:%M", validators=[Optional()])
+    """The workflow step; publishing takes its date from the resource (ResourceForm.published_at)."""
+
+    action = SelectField("Action", choices=WORKFLOW_ACTIONS)
 
 
 class UploadForm(FlaskForm):
     file = FileField("File (PDF, DOCX, XLSX, PPTX or CSV)", validators=[FileRequired("Choose a file to upload.")])
 
 
-class SuggestionForm(FlaskForm):
+class SuggestionForm(JurisdictionChoices, FlaskForm):
     title = StringField("Title", validators=[DataRequired("Give the resource a title."), Length(max=200),
                                                 no_control_characters])
     type = SelectField("Type", choices=TYPE_CHOICES)
     summary = TextAreaField("What is it, and who is it for?", validators=[Length(max=2000), plain_text])
     external_url = StringField("Link", validators=[Optional(), URL(message="Give a full web address."),
                                                    Length(max=500)])
-    jurisdiction = StringField("City or county", validators=[Length(max=120), no_control_characters])
+    jurisdiction = jurisdiction_field("City or county")
+    jurisdiction_other = jurisdiction_other_field("Other city or county")
     note = TextAreaField("Anything else staff should know", validators=[Length(max=5000), plain_text])
 
 

@@ -32,8 +32,14 @@ def members_only_now(access: str, members_until: date | None, today: date) -> bo
     return access == "members" and (members_until is None or today < members_until)
 
 
+# Ids that travel in URLs and mailed links (file downloads, staff pages, alerts) are never reused on SQLite,
+# so an old link cannot reach a row made after a deletion. PostgreSQL sequences never reuse them anyway.
+NEVER_REUSE_IDS = {"sqlite_autoincrement": True}
+
+
 class Resource(db.Model):
     __tablename__ = "resources"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
@@ -95,6 +101,7 @@ class ResourceRevision(db.Model):
 
 class Attachment(db.Model):
     __tablename__ = "attachments"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id", ondelete="CASCADE"), index=True)
@@ -103,6 +110,11 @@ class Attachment(db.Model):
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     text: Mapped[str] = mapped_column(Text, default="")
+    # The text is extracted on the task queue after the upload: "pending" until then, "done", "partial"
+    # (cut at a limit) or "none"; text_note says why for the last two. Rows older than the column had
+    # their text extracted during the upload, hence the server default.
+    text_status: Mapped[str] = mapped_column(String(16), default="pending", server_default="done")
+    text_note: Mapped[str] = mapped_column(String(200), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     resource = relationship("Resource", back_populates="attachments")
@@ -125,6 +137,7 @@ class Suggestion(db.Model):
     """A resource a member proposes; staff accept it (as a draft) or decline it with a note."""
 
     __tablename__ = "suggestions"
+    __table_args__ = (NEVER_REUSE_IDS,)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
@@ -132,7 +145,8 @@ class Suggestion(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     type: Mapped[str] = mapped_column(String(32))
     external_url: Mapped[str] = mapped_column(String(500), default="")
-    jurisdiction: Mapped[str] = mapped_column(String(120), default="")
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id", ondelete="SET NULL"))
+    jurisdiction_other: Mapped[str] = mapped_column(String(120), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
     staff_note: Mapped[str] = mapped_column(Text, default="")
@@ -143,6 +157,11 @@ class Suggestion(db.Model):
 
     member = relationship("Member", foreign_keys=[member_id], lazy="joined")
     resource = relationship("Resource")
+    jurisdiction = relationship("Jurisdiction", lazy="joined")
+
+    @property
+    def jurisdiction_label(self) -> str:
+        return self.jurisdiction.label if self.jurisdiction is not None else self.jurisdiction_other
 
     @property
     def type_label(self) -> str:
@@ -153,7 +172,7 @@ class SavedSearch(db.Model):
     """A member's alert: a saved search, or a picked topic or type (stored as a search too)."""
 
     __tablename__ = "saved_searches"
-    __table_args__ = (UniqueConstraint("member_id", "query_string"),)
+    __table_args__ = (UniqueConstraint("member_id", "query_string"), NEVER_REUSE_IDS)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)

@@ -8,10 +8,12 @@ from portal.extensions import db
 from portal.library.models import TYPES, Suggestion
 from portal.library.services import create_resource, get_resource_by_slug, slugify
 from portal.mail import send_mail, site_url_for
+from portal.members.services import jurisdiction_fields
 
 
 def submit_suggestion(*, member, title: str, type: str, summary: str = "", external_url: str = "",
-                      jurisdiction: str = "", note: str = "") -> Suggestion:
+                      jurisdiction: str = "", jurisdiction_other: str = "", note: str = "") -> Suggestion:
+    """`jurisdiction` is a directory slug (or name); `jurisdiction_other` names a place that is not listed."""
     if not member.is_verified:
         raise NotAllowed("Confirm your email address before suggesting resources.")
     title = " ".join((title or "").split())
@@ -19,9 +21,9 @@ def submit_suggestion(*, member, title: str, type: str, summary: str = "", exter
         raise ValidationFailed("title", "Give a title of at most 200 characters.")
     if type not in TYPES:
         raise ValidationFailed("type", "Choose a resource type from the list.")
+    place = jurisdiction_fields(jurisdiction, jurisdiction_other)
     suggestion = Suggestion(member_id=member.id, title=title, type=type, summary=(summary or "").strip(),
-                            external_url=(external_url or "").strip(), jurisdiction=(jurisdiction or "").strip(),
-                            note=(note or "").strip())
+                            external_url=(external_url or "").strip(), note=(note or "").strip(), **place)
     db.session.add(suggestion)
     db.session.flush()
     record_event(actor=member, action="suggestion.submitted", subject=f"suggestion #{suggestion.id}")

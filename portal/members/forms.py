@@ -1,9 +1,10 @@
 """Membership forms: shape only (lengths, formats, required)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
-from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.forms import no_control_characters
+from portal.jurisdictions.services import list_jurisdictions
 from portal.members.models import SECTORS
 from portal.members.passwords import MAX_LENGTH, MIN_LENGTH, password_problem
 
@@ -27,40 +28,79 @@ def _email_field(label="Email address"):
                       render_kw={"autocomplete": "email"})
 
 
-def _text(label, max_length, required=False, autocomplete=None):
+def _text(label, max_length, required=False, autocomplete=None, description=""):
     validators = [Length(max=max_length, message=f"Use at most {max_length} characters."), no_control_characters]
     if required:
         validators.insert(0, DataRequired(f"Enter your {label.lower()}."))
-    return StringField(label, validators=validators,
+    return StringField(label, validators=validators, description=description,
                        render_kw={"autocomplete": autocomplete} if autocomplete else None)
 
 
-class ProfileFields:
-    name = _text("Name", 120, required=True, autocomplete="name")
-    organisation = _text("Organisation", 200, autocomplete="organization")
-    title = _text("Role or title", 120, autocomplete="organization-title")
-    sector = SelectField("Sector", choices=SECTOR_CHOICES, validate_choice=False,  # one message, below
-                         validators=[InputRequired("Choose a sector.")])
-    jurisdiction = _text("City, county or jurisdiction", 120)
-    wants_alerts = BooleanField("Email me when new resources are published")
+def jurisdiction_field(label="City, county or jurisdiction"):
+    # The service checks the choice (one message for a stale or forged value); the choices are the
+    # directory's, filled in by JurisdictionChoices when the form is made.
+    return SelectField(label, choices=[], validate_choice=False, validators=[Optional()])
 
+
+def jurisdiction_other_field(label="Other place"):
+    return _text(label, 120, description="If yours is not in the list: its name and state.")
+
+
+class JurisdictionChoices:
+    """Forms with a jurisdiction select: the directory's jurisdictions, by label, plus "none"."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.jurisdiction.choices = [SelectChoice("", "None, or not listed")] + [
+            SelectChoice(j.slug, j.label) for j in list_jurisdictions()]
+
+
+def _name_field():
+    return _text("Name", 120, required=True, autocomplete="name")
+
+
+def _sector_field():
+    return SelectField("Sector", choices=SECTOR_CHOICES, validate_choice=False,  # one message, below
+                       validators=[InputRequired("Choose a sector.")])
+
+
+def _alerts_field():
+    return BooleanField("Email me when new resources are published")
+
+
+class _ProfileChecks(JurisdictionChoices):
     def validate_sector(self, field):
         if field.data not in SECTORS:
             raise ValidationError("Choose a sector from the list.")
 
 
-class SignupForm(ProfileFields, FlaskForm):
+# Fields are declared in the order their page shows them: WTForms keeps the order in which fields are made,
+# and the error summary lists the errors in that order.
+class SignupForm(_ProfileChecks, FlaskForm):
+    name = _name_field()
     email = _email_field()
     password = PasswordField("Password", description=f"At least {MIN_LENGTH} characters.",
                              validators=[DataRequired("Choose a password."), _strong_password()],
                              render_kw={"autocomplete": "new-password", "minlength": MIN_LENGTH,
                                         "maxlength": MAX_LENGTH})
+    organisation = _text("Organisation", 200, autocomplete="organization")
+    title = _text("Role or title", 120, autocomplete="organization-title")
+    sector = _sector_field()
+    jurisdiction = jurisdiction_field()
+    jurisdiction_other = jurisdiction_other_field()
+    wants_alerts = _alerts_field()
     consent = BooleanField("I accept the terms of use and the privacy notice",
                            validators=[DataRequired("You need to accept the terms to join.")])
 
 
-class ProfileForm(ProfileFields, FlaskForm):
-    pass
+class ProfileForm(_ProfileChecks, FlaskForm):
+    name = _name_field()
+    organisation = _text("Organisation", 200, autocomplete="organization")
+    title = _text("Role or title", 120, autocomplete="organization-title")
+    sector = _sector_field()
+    jurisdiction = jurisdiction_field()
+    jurisdiction_other = jurisdiction_other_field()
+    wants_alerts = _alerts_field()
 
 
 class LoginForm(FlaskForm):

@@ -3,8 +3,8 @@ import secrets
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.database import UTCDateTime, utcnow
 from portal.extensions import db
@@ -31,6 +31,8 @@ class Member(UserMixin, db.Model):
         # Emails are stored lower-cased, so the unique constraint is case-insensitive.
         CheckConstraint("email = lower(email)", name="email_lowercase"),
         CheckConstraint("role IN ('member', 'staff', 'admin')", name="role_known"),
+        # Ids travel in mailed links and URLs: SQLite must never hand a deleted member's id to a new one.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -41,16 +43,22 @@ class Member(UserMixin, db.Model):
     organisation: Mapped[str] = mapped_column(String(200), default="")
     title: Mapped[str] = mapped_column(String(120), default="")
     sector: Mapped[str] = mapped_column(String(32), default="other")
-    jurisdiction: Mapped[str] = mapped_column(String(120), default="")
+    jurisdiction_id: Mapped[int | None] = mapped_column(ForeignKey("jurisdictions.id", ondelete="SET NULL"),
+                                                        index=True)
+    # A place that is not (yet) in the directory, in the member's words.
+    jurisdiction_other: Mapped[str] = mapped_column(String(120), default="")
     wants_alerts: Mapped[bool] = mapped_column(default=False)
     role: Mapped[str] = mapped_column(String(16), default="member")
-    # Rotated when the password changes, which signs out every other session.
+    # Part of every session and remember-me cookie: rotated at sign-out and when the password changes or is
+    # reset, so every cookie issued before stops working (see members.services.end_sessions).
     session_token: Mapped[str] = mapped_column(String(64), default=new_session_token)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    jurisdiction = relationship("Jurisdiction", lazy="joined")
 
     def get_id(self) -> str:
         return f"{self.id}:{self.session_token}"
@@ -66,6 +74,10 @@ class Member(UserMixin, db.Model):
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def jurisdiction_label(self) -> str:
+        return self.jurisdiction.label if self.jurisdiction is not None else self.jurisdiction_other
 
     @property
     def sector_label(self) -> str:

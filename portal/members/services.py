@@ -6,10 +6,14 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import uow
+from portal import queue
 from portal.audit.services import record_event
 from portal.database import utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
+from portal.jurisdictions.models import Jurisdiction
+from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
 from portal.members.passwords import hash_password, needs_rehash, password_problem, verify_password
@@ -17,7 +21,7 @@ from portal.tokens import TokenInvalid, make_token, read_token
 
 VERIFY_MAX_AGE = int(timedelta(hours=48).total_seconds())
 RESET_MAX_AGE = int(timedelta(hours=1).total_seconds())
-PROFILE_FIELDS = ("name", "organisation", "title", "sector", "jurisdiction", "wants_alerts")
+PROFILE_FIELDS = ("name", "organisation", "title", "sector", "jurisdiction", "jurisdiction_other", "wants_alerts")
 
 
 def normalize_email(email: str) -> str:
@@ -37,16 +41,49 @@ def _check_password(password: str, email: str) -> None:
         raise ValidationFailed("password", problem)
 
 
+def find_jurisdiction(choice: str | None) -> Jurisdiction | None:
+    """The directory's jurisdiction for a choice: its slug (what the select sends), or its name or label
+    ("Denver", "Denver, Colorado") in any letter case, as typed by older clients and the content files.
+    None for a blank choice; ValidationFailed for one that names no jurisdiction."""
+    choice = " ".join((choice or "").split()).casefold()
+    if not choice:
+        return None
+    for jurisdiction in list_jurisdictions():
+        if choice in (jurisdiction.slug.casefold(), jurisdiction.name.casefold(), jurisdiction.label.casefold()):
+            return jurisdiction
+    raise ValidationFailed("jurisdiction", "Choose a jurisdiction from the list, or leave it blank and write "
+                                           "yours under “Other place”.")
+
+
+def jurisdiction_fields(choice: str | None, other: str | None) -> dict:
+    """A jurisdiction picked from the directory plus an optional note for a place that is not listed, as the
+    columns store them: one shape for members and suggestions."""
+    jurisdiction = find_jurisdiction(choice)
+    other = " ".join((other or "").split())
+    if len(other) > 120:
+        raise ValidationFailed("jurisdiction_other", "Use at most 120 characters.")
+    return {"jurisdiction_id": jurisdiction.id if jurisdiction else None, "jurisdiction_other": other}
+
+
 def _clean_profile(fields: dict) -> dict:
     profile = {key: fields[key] for key in PROFILE_FIELDS if key in fields}
-    for key in ("name", "organisation", "title", "jurisdiction"):
+    for key in ("name", "organisation", "title"):
         if key in profile:
             profile[key] = " ".join((profile[key] or "").split())
     if "name" in profile and not profile["name"]:
         raise ValidationFailed("name", "Enter your name.")
     if "sector" in profile and profile["sector"] not in SECTORS:
         raise ValidationFailed("sector", "Choose a sector from the list.")
+    if "jurisdiction" in profile or "jurisdiction_other" in profile:
+        profile.update(jurisdiction_fields(profile.pop("jurisdiction", ""), profile.pop("jurisdiction_other", "")))
     return profile
+
+
+def profile_data(member: Member) -> dict:
+    """The profile as the profile form shows it (the jurisdiction as its slug, which the select sends)."""
+    data = {key: getattr(member, key) for key in PROFILE_FIELDS if key != "jurisdiction"}
+    data["jurisdiction"] = member.jurisdiction.slug if member.jurisdiction is not None else ""
+    return data
 
 
 def get_member(member_id: int) -> Member | None:
@@ -72,8 +109,13 @@ def load_session_member(session_id: str) -> Member | None:
     return member
 
 
+def _password_fingerprint(member: Member) -> str:
+    # Changes with the password: a link issued before a reset or a password change stops working.
+    return hashlib.sha256(f"password|{member.password_hash}".encode()).hexdigest()[:24]
+
+
 def _verification_link(member: Member, email: str) -> str:
-    token = make_token("verify", {"id": member.id, "email": email})
+    token = make_token("verify", {"id": member.id, "email": email, "pw": _password_fingerprint(member)})
     return site_url_for("members.verify", token=token)
 
 
@@ -83,8 +125,8 @@ def _send_verification(member: Member, email: str) -> None:
 
 
 def register_member(*, email: str, password: str, name: str, organisation: str = "", title: str = "",
-                    sector: str = "other", jurisdiction: str = "", wants_alerts: bool = False,
-                    consent: bool = False) -> Member | None:
+                    sector: str = "other", jurisdiction: str = "", jurisdiction_other: str = "",
+                    wants_alerts: bool = False, consent: bool = False) -> Member | None:
     """Create an account and mail its verification link.
 
     Returns None when the address already has an account: the caller shows the same
@@ -95,13 +137,14 @@ def register_member(*, email: str, password: str, name: str, organisation: str =
     if not consent:
         raise ValidationFailed("consent", "You need to accept the terms to join.")
     profile = _clean_profile(dict(name=name, organisation=organisation, title=title, sector=sector,
-                                  jurisdiction=jurisdiction, wants_alerts=bool(wants_alerts)))
+                                  jurisdiction=jurisdiction, jurisdiction_other=jurisdiction_other,
+                                  wants_alerts=bool(wants_alerts)))
     member = Member(email=email, password_hash=hash_password(password), consented_at=utcnow(), **profile)
     db.session.add(member)
     try:
-        db.session.commit()
+        db.session.flush()  # the unique email decides between two sign-ups racing for one address
     except IntegrityError:
-        db.session.rollback()
+        uow.rollback()  # a sign-up is the whole unit of work: nothing else to keep
         existing = db.session.scalar(select(Member).where(Member.email == email))
         if existing is not None:
             send_mail(to=email, subject="Someone tried to join with your email", template="already_member",
@@ -124,21 +167,24 @@ def verify_email(token: str) -> Member:
     payload = read_token("verify", token, VERIFY_MAX_AGE)
     member = get_member(payload.get("id")) if isinstance(payload.get("id"), int) else None
     email = payload.get("email")
-    if member is None:
+    # Bound to the password it was issued under: a reset or password change kills every older link, so
+    # whoever held the account before (an attacker who signed up with this address) cannot finish a change.
+    if member is None or payload.get("pw") != _password_fingerprint(member):
         raise TokenInvalid()
     if member.pending_email and email == member.pending_email:
         member.email = member.pending_email
         member.pending_email = None
+        action = "member.email_changed"
     elif email == member.email and not member.is_verified:
-        pass
+        action = "member.email_verified"
     else:
         raise TokenInvalid()
     member.email_verified_at = utcnow()
-    record_event(actor=member, action="member.email_verified", subject=f"member #{member.id}")
+    record_event(actor=member, action=action, subject=f"member #{member.id}")
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:  # the new address was taken by someone else meanwhile
-        db.session.rollback()
+        uow.rollback()
         raise TokenInvalid() from exc
     return member
 
@@ -151,8 +197,14 @@ def authenticate(*, email: str, password: str) -> Member | None:
     if needs_rehash(member.password_hash):
         member.password_hash = hash_password(password)
     member.last_login_at = utcnow()
-    db.session.commit()
     return member
+
+
+def end_sessions(member: Member) -> None:
+    """Sign the member out everywhere: every session and remember-me cookie carries the session token, so a
+    new one makes each of them (a copied one too) stop working. The caller signs this browser in again when
+    it should stay signed in."""
+    member.session_token = new_session_token()
 
 
 def _reset_fingerprint(member: Member) -> str:
@@ -161,13 +213,15 @@ def _reset_fingerprint(member: Member) -> str:
 
 
 def request_password_reset(*, email: str) -> None:
-    """Mail a reset link if the address has an account; say nothing either way."""
-    member = find_member_by_email(email)
-    if member is None:
+    """Queue the reset mail; say nothing either way.
+
+    The request does the same work whether or not the address has an account (no query, one queued job):
+    the worker looks the member up (portal.members.tasks), so neither the answer nor its timing tells."""
+    try:
+        email = normalize_email(email)
+    except ValidationFailed:
         return
-    token = make_token("reset", {"id": member.id, "fp": _reset_fingerprint(member)})
-    send_mail(to=member.email, subject="Reset your 12 Million Calls password", template="reset",
-              member=member, link=site_url_for("members.reset_password", token=token))
+    queue.enqueue("members.send_password_reset", email=email)
 
 
 def member_for_reset(token: str) -> Member:
@@ -178,10 +232,17 @@ def member_for_reset(token: str) -> Member:
     return member
 
 
+def _store_password(member: Member, password: str) -> None:
+    """A new password ends every session and cancels a pending email change, whose link it also invalidates:
+    whoever set that change up (before a reset took the account back) cannot finish it."""
+    member.password_hash = hash_password(password)
+    member.pending_email = None
+    end_sessions(member)
+
+
 def _set_password(member: Member, password: str) -> None:
     _check_password(password, member.email)
-    member.password_hash = hash_password(password)
-    member.session_token = new_session_token()
+    _store_password(member, password)
 
 
 def reset_password(*, token: str, password: str) -> Member:
@@ -190,7 +251,6 @@ def reset_password(*, token: str, password: str) -> Member:
     # The link reached the inbox, so the address is proven.
     member.email_verified_at = member.email_verified_at or utcnow()
     record_event(actor=member, action="member.password_reset", subject=f"member #{member.id}")
-    db.session.commit()
     return member
 
 
@@ -199,14 +259,12 @@ def change_password(member: Member, *, current_password: str, new_password: str)
         raise ValidationFailed("current_password", "Your current password is not correct.")
     _set_password(member, new_password)
     record_event(actor=member, action="member.password_changed", subject=f"member #{member.id}")
-    db.session.commit()
     return member
 
 
 def update_profile(member: Member, **fields) -> Member:
     for key, value in _clean_profile(fields).items():
         setattr(member, key, value)
-    db.session.commit()
     return member
 
 
@@ -218,7 +276,10 @@ def request_email_change(member: Member, *, new_email: str, password: str) -> No
     if new_email == member.email:
         raise ValidationFailed("new_email", "That is already your email address.")
     member.pending_email = new_email
-    db.session.commit()
+    # The current address hears of it, with the way to stop it: a reset cancels the change.
+    send_mail(to=member.email, subject="A change of your email address was requested",
+              template="email_change_notice", member=member, new_email=new_email,
+              reset_url=site_url_for("members.reset_request"))
     # The answer is the same either way (no enumeration); an address that has an account is told so instead.
     owner = db.session.scalar(select(Member).where(Member.email == new_email))
     if owner is not None:
@@ -242,7 +303,8 @@ def export_member_data(member: Member) -> dict:
             "organisation": member.organisation,
             "title": member.title,
             "sector": member.sector,
-            "jurisdiction": member.jurisdiction,
+            "jurisdiction": member.jurisdiction.label if member.jurisdiction is not None else None,
+            "jurisdiction_other": member.jurisdiction_other,
             "wants_alerts": member.wants_alerts,
             "role": member.role,
         },
@@ -263,7 +325,6 @@ def delete_member(member: Member, *, password: str) -> None:
         raise ValidationFailed(None, "An admin account cannot delete itself; ask another admin to remove the role first.")
     record_event(actor=None, action="member.deleted", subject=f"member #{member.id}")
     db.session.delete(member)
-    db.session.commit()
 
 
 def set_member_role(member: Member, *, role: str, actor: Member) -> Member:
@@ -278,7 +339,6 @@ def set_member_role(member: Member, *, role: str, actor: Member) -> Member:
         record_event(actor=actor, action="member.role_changed", subject=f"member #{member.id}",
                      old=member.role, new=role)
         member.role = role
-        db.session.commit()
     return member
 
 
@@ -290,13 +350,11 @@ def create_admin(*, email: str, password: str, name: str = "Administrator") -> M
     if member is None:
         member = Member(email=email, name=name, password_hash="")
         db.session.add(member)
-    member.password_hash = hash_password(password)
-    member.session_token = new_session_token()
+    _store_password(member, password)
     member.role = "admin"
     member.email_verified_at = member.email_verified_at or utcnow()
     db.session.flush()
     record_event(actor=None, action="member.admin_created", subject=f"member #{member.id}")
-    db.session.commit()
     return member
 
 

@@ -1,5 +1,5 @@
 """Membership pages: sign-up, verification, sign-in and out, reset, the account page."""
-from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
 from portal.exceptions import ValidationFailed
@@ -15,7 +15,26 @@ bp = Blueprint("members", __name__)
 
 
 def _email_key() -> str:
-    return "email:" + (request.form.get("email") or "").strip().lower()[:254]
+    """The per-email limits count the address the account uses, so no Unicode, case or spacing variant of
+    one address (a fullwidth letter, say) gets a fresh allowance."""
+    typed = (request.form.get("email") or "")[:320]
+    try:
+        return "email:" + services.normalize_email(typed)
+    except ValidationFailed:  # finds no account anyway; still counted, by its folded form
+        return "email:" + " ".join(typed.split()).casefold()[:254]
+
+
+def _sign_in(member, *, remember: bool) -> None:
+    """Start a signed-in session with a fresh CSRF token: a token seen before sign-in (on a shared computer,
+    or planted in the page) is worth nothing after it."""
+    session.pop("csrf_token", None)
+    login_user(member, remember=remember)
+
+
+def _profile_args(form) -> dict:
+    return dict(name=form.name.data, organisation=form.organisation.data, title=form.title.data,
+                sector=form.sector.data, jurisdiction=form.jurisdiction.data,
+                jurisdiction_other=form.jurisdiction_other.data, wants_alerts=form.wants_alerts.data)
 
 
 @bp.route("/signup", methods=["GET", "POST"])
@@ -27,10 +46,8 @@ def signup():
     form = SignupForm()
     if form.validate_on_submit():
         try:
-            services.register_member(email=form.email.data, password=form.password.data, name=form.name.data,
-                                     organisation=form.organisation.data, title=form.title.data,
-                                     sector=form.sector.data, jurisdiction=form.jurisdiction.data,
-                                     wants_alerts=form.wants_alerts.data, consent=form.consent.data)
+            services.register_member(email=form.email.data, password=form.password.data,
+                                     consent=form.consent.data, **_profile_args(form))
         except ValidationFailed as error:
             apply_error(form, error)
         else:
@@ -45,10 +62,12 @@ def verify(token):
         member = services.verify_email(token)
     except TokenInvalid as error:
         return render_template("members/link_invalid.html", expired=error.expired, purpose="verify"), 400
-    flash("Thank you: your email address is confirmed.", "success")
     if current_user.is_authenticated and current_user.id == member.id:
+        flash("Thank you: your email address is confirmed.", "success")
         return redirect(url_for("members.account"))
-    return redirect(url_for("members.login"))
+    # Not signed in here: say so plainly, and let the member sign in. The link does not sign anyone in: a
+    # mailed link that opens the account would be a password for whoever reads or scans the mail.
+    return render_template("members/verified.html", email=member.email)
 
 
 @bp.route("/verify/resend", methods=["POST"])
@@ -72,7 +91,7 @@ def login():
     if form.validate_on_submit():
         member = services.authenticate(email=form.email.data, password=form.password.data)
         if member is not None:
-            login_user(member, remember=form.remember.data)
+            _sign_in(member, remember=form.remember.data)
             return redirect(safe_next(form.next.data, url_for("public.home")))
         form.form_errors.append("The email or password is not correct.")
     return render_template("members/login.html", form=form), 400 if form.errors else 200
@@ -82,8 +101,12 @@ def login():
 @access("public")
 def logout():
     if EmptyForm().validate_on_submit():
+        if current_user.is_authenticated:
+            # Everywhere, not only here: the cookies are signed but not stored, so the member's one session
+            # token is the only server-side state to end, and a copied or stolen cookie must die with it.
+            services.end_sessions(current_user._get_current_object())
         logout_user()
-        flash("You are signed out.", "success")
+        flash("You are signed out. Your other devices are signed out too.", "success")
     return redirect(url_for("public.home"))
 
 
@@ -123,7 +146,7 @@ def reset_password(token):
 
 def _account_forms(**bound):
     forms = {
-        "profile_form": ProfileForm(obj=current_user, formdata=None),
+        "profile_form": ProfileForm(formdata=None, data=services.profile_data(current_user)),
         "password_form": ChangePasswordForm(formdata=None),
         "email_form": ChangeEmailForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
@@ -144,9 +167,7 @@ def account():
     form = ProfileForm()
     if form.validate_on_submit():
         try:
-            services.update_profile(current_user, name=form.name.data, organisation=form.organisation.data,
-                                    title=form.title.data, sector=form.sector.data,
-                                    jurisdiction=form.jurisdiction.data, wants_alerts=form.wants_alerts.data)
+            services.update_profile(current_user, **_profile_args(form))
         except ValidationFailed as error:
             apply_error(form, error)
         else:
@@ -168,8 +189,8 @@ def change_password():
             apply_error(form, error)
         else:
             # Keep this session (and its "keep me signed in"); the rotated token ends the others.
-            login_user(member, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
-                       in request.cookies)
+            _sign_in(member, remember=current_app.config.get("REMEMBER_COOKIE_NAME", "remember_token")
+                     in request.cookies)
             flash("Your password is changed. Other sessions are signed out.", "success")
             return redirect(url_for("members.account"))
     return _account_page(400, password_form=form)
