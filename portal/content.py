@@ -102,7 +102,9 @@ def _sync_files(resource, post, path: Path) -> None:
         if dropped or (data is not None and hashlib.sha256(data).hexdigest() != attachment.sha256):
             remove_attachment(attachment, actor=None)
     for filename, data in wanted.items():
-        attach_file(resource, actor=None, filename=filename, data=data)
+        # A command may wait: the text is extracted now (within the same limits), so the loaded content is
+        # searchable without a worker, and a second load finds the same file and changes nothing.
+        attach_file(resource, actor=None, filename=filename, data=data, extract_now=True)
 
 
 def _sync_status(resource, status: str, published_at) -> None:

@@ -1,17 +1,20 @@
 """Resource files: checked by content and size, stored by hash, served safely, counted by sector, indexed."""
 import hashlib
 import re
+from datetime import timedelta
 from io import BytesIO
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
+from portal.database import utcnow
 from portal.extensions import db
-from portal.library import attachments, services
+from portal.library import attachments, extraction, services
 from portal.library.models import Attachment
-from tests.conftest import _empty_database, create_member, login, make_app, post_form, unit
+from tests.conftest import ROOT, _empty_database, create_member, login, make_app, post_form, running_consumer, unit
 from tests.library_helpers import EXE_BYTES, found_ids, make_resource, ooxml_bytes, pdf_bytes
+from tests.test_library_extraction import docx, many_members
 
 CSV = b"city,calls,diverted\nDenver,4700,4700\nTucson,100,20\n"
 
@@ -271,4 +274,92 @@ def test_a_broken_pdf_is_kept_without_text(app, staff_client, resource):
     data = b"%PDF-1.4\n" + b"garbage " * 50
     assert upload(staff_client, resource, "broken.pdf", data).status_code == 302
     with unit(app):
-        assert services.get_resource(resource).attachments[0].text == ""
+        file = services.get_resource(resource).attachments[0]
+        assert (file.text, file.text_status, file.text_note) == ("", "none", extraction.DAMAGED)
+    edit = staff_client.get(f"/staff/resources/{resource}/edit").get_data(as_text=True)
+    assert "No text could be extracted: the file could not be read." in edit
+
+
+# --- extraction on the task queue, bounded ---------------------------------------------------------
+
+def file_state(app, resource_id):
+    with unit(app):
+        db.session.expire_all()
+        return [(a.text_status, a.text_note) for a in services.get_resource(resource_id).attachments]
+
+
+@pytest.fixture
+def queue_app(tmp_path):
+    """An app whose jobs wait on the SQLite queue for a real consumer (the suite's default runs them at once)."""
+    app = make_app(tmp_path / "queued", QUEUE_IMMEDIATE=False)
+    create_member(app, email="staff@example.org", name="Sam Staff", role="staff")
+    yield app
+    _empty_database(app)
+
+
+def test_an_upload_answers_at_once_and_a_worker_extracts_and_indexes_the_text(queue_app):
+    resource_id = make_resource(queue_app, title="Queued handbook", slug="queued")
+    client = queue_app.test_client()
+    login(client, "staff@example.org")
+    assert upload(client, resource_id, "appendix.pdf", pdf_bytes("The xylograph appendix")).status_code == 302
+    assert file_state(queue_app, resource_id) == [("pending", "")]
+    assert "Text being extracted for search." in client.get(f"/staff/resources/{resource_id}/edit").get_data(
+        as_text=True)
+    assert found_ids(queue_app, "xylograph") == []
+
+    with running_consumer(queue_app) as consumer:
+        consumer.wait("library.extract_text")
+    assert file_state(queue_app, resource_id) == [("done", "")]
+    assert found_ids(queue_app, "xylograph") == [resource_id]
+    assert "Text being extracted" not in client.get(f"/staff/resources/{resource_id}/edit").get_data(as_text=True)
+
+
+def test_a_zip_bomb_is_kept_without_text_and_staff_see_why(app, staff_client, resource):
+    # Kept: the caps make it harmless, and a genuine large workbook would hit the same caps.
+    bomb = docx(b"<w:p/>" * 1_400_000)  # 8 MB of XML in a few KB
+    assert upload(staff_client, resource, "bomb.docx", bomb).status_code == 302
+    assert file_state(app, resource) == [("none", extraction.EXPANDS)]
+    edit = staff_client.get(f"/staff/resources/{resource}/edit").get_data(as_text=True)
+    assert "No text could be extracted: the file expands too much when opened." in edit
+
+
+def test_an_archive_of_thousands_of_parts_is_refused_with_a_message(app, staff_client, resource):
+    response = upload(staff_client, resource, "many.docx", many_members(extraction.LIMITS.members + 10))
+    assert response.status_code == 400
+    assert "That archive has far more parts than a Word, Excel or PowerPoint file." in response.get_data(
+        as_text=True)
+    assert attachments_of(app, resource) == []
+    assert [p for p in Path(app.config["UPLOAD_DIR"]).rglob("*") if p.is_file()] == []
+
+
+def test_content_load_extracts_at_once_without_a_worker_and_twice_changes_nothing(queue_app):
+    from portal.content import load_content
+
+    with unit(queue_app):
+        first = load_content(ROOT / "content")
+    with unit(queue_app):
+        second = load_content(ROOT / "content")
+        statuses = {a.filename: a.text_status for a in db.session.scalars(select(Attachment))}
+    assert first.created_or_updated and not first.errors
+    assert second.created_or_updated == []
+    assert statuses == {"initiative-overview.pdf": "done"}
+    assert found_ids(queue_app, "webinar") != []
+
+
+def test_files_left_pending_are_queued_again_and_a_lost_file_is_reported(app, resource):
+    file_id = attach(app, resource, "table.csv", b"place,count\nBrambleford,12\n")
+    with unit(app):
+        file = db.session.get(Attachment, file_id)
+        file.text, file.text_status = "", "pending"  # as if its job was lost with a crashed worker
+    with unit(app):
+        assert attachments.requeue_pending_extractions() == 0  # just uploaded: its own job is still due
+    with unit(app):
+        assert attachments.requeue_pending_extractions(now=utcnow() + timedelta(minutes=11)) == 1
+    assert file_state(app, resource) == [("done", "")]  # the suite's queue ran it after that commit
+    assert found_ids(app, "brambleford") == [resource]
+
+    with unit(app):
+        attachments.extract_stored_text(file_id + 1000)  # removed before its turn came: nothing to do
+        attachments.file_path(db.session.get(Attachment, file_id)).unlink()
+        attachments.extract_stored_text(file_id)
+    assert file_state(app, resource) == [("none", extraction.DAMAGED)]

@@ -1,21 +1,23 @@
-"""Resource files: checked by content and size, stored by hash, text extracted for search, counted by sector."""
+"""Resource files: checked by content and size, stored by hash, their text extracted on the task queue for search,
+counted by sector."""
 import csv
 import hashlib
 import io
 import logging
 import os
 import re
-import zipfile
+from datetime import timedelta
 from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
 
-from portal import uow
+from portal import queue, uow
 from portal.audit.services import record_event
 from portal.database import insert_ignoring_conflict, utcnow
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
+from portal.library import extraction
 from portal.library.models import Attachment, AttachmentDownload, Resource
 from portal.library.services import reindex
 
@@ -30,8 +32,7 @@ MIMETYPES = {
 }
 # The folder inside an Office Open XML package that tells a document, workbook and deck apart.
 OOXML_PARTS = {"docx": "word/", "xlsx": "xl/", "pptx": "ppt/"}
-MAX_TEXT = 400_000  # characters of extracted text kept for search
-MAX_PDF_PAGES = 300
+PENDING_TOO_LONG = timedelta(minutes=10)
 
 
 def max_upload_bytes() -> int:
@@ -53,11 +54,13 @@ def sniff_kind(data: bytes, filename: str) -> str:
     if data.startswith(b"%PDF-"):
         kind = "pdf"
     elif data.startswith(b"PK\x03\x04"):
+        # Only the central directory's names are read (no member is decompressed), and only once its size
+        # is known to be an Office file's.
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            with extraction.open_package(data) as archive:
                 names = archive.namelist()
-        except (zipfile.BadZipFile, ValueError, OSError) as exc:
-            raise ValidationFailed("file", "That file is damaged: it could not be opened.") from exc
+        except extraction.PackageRefused as exc:
+            raise ValidationFailed("file", str(exc)) from exc
         kinds = [k for k, prefix in OOXML_PARTS.items()
                  if "[Content_Types].xml" in names and any(n.startswith(prefix) for n in names)]
         if len(kinds) != 1:
@@ -85,47 +88,6 @@ def _looks_like_csv(data: bytes) -> bool:
     return bool(rows) and not text.lstrip().startswith("<")
 
 
-def _text_from_pdf(data: bytes) -> str:
-    from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
-
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        parts, size = [], 0
-        for number, page in enumerate(reader.pages):
-            if number >= MAX_PDF_PAGES or size >= MAX_TEXT:
-                break
-            text = page.extract_text() or ""
-            parts.append(text)
-            size += len(text)
-        return "\n".join(parts)
-    except (PdfReadError, ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError,
-            OSError, ZeroDivisionError):
-        log.warning("could not extract text from a PDF", exc_info=True)
-        return ""
-
-
-def _text_from_docx(data: bytes) -> str:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            xml = archive.read("word/document.xml")[:5_000_000].decode("utf-8", "replace")
-    except (KeyError, zipfile.BadZipFile, OSError):
-        return ""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", xml.replace("</w:p>", "\n")))
-
-
-def extract_text(data: bytes, kind: str) -> str:
-    if kind == "pdf":
-        text = _text_from_pdf(data)
-    elif kind == "docx":
-        text = _text_from_docx(data)
-    elif kind == "csv":
-        text = data.decode("utf-8-sig", "replace")
-    else:
-        text = ""
-    return text.replace("\x00", "")[:MAX_TEXT]
-
-
 def _clean_filename(filename: str) -> str:
     name = Path(filename.replace("\\", "/")).name
     name = re.sub(r"[^\w.\- ]+", "_", name).strip(" .")
@@ -146,8 +108,9 @@ def _store(data: bytes, sha256: str) -> None:
     os.replace(temporary, path)  # atomic: a reader never sees half a file
 
 
-def attach_file(resource: Resource, *, actor, filename: str, data: bytes) -> Attachment:
-    """Check, store and attach a file; its text joins the resource's search document."""
+def attach_file(resource: Resource, *, actor, filename: str, data: bytes, extract_now: bool = False) -> Attachment:
+    """Check, store and attach a file; its text joins the resource's search document once the queue has
+    extracted it (`extract_now`: within this unit of work, for a command that may wait)."""
     if not data:
         raise ValidationFailed("file", "Choose a file to upload.")
     limit = max_upload_bytes()
@@ -161,14 +124,53 @@ def attach_file(resource: Resource, *, actor, filename: str, data: bytes) -> Att
         return existing
     _store(data, sha256)
     attachment = Attachment(resource=resource, filename=filename, kind=kind, size=len(data), sha256=sha256,
-                            text=extract_text(data, kind))
+                            text="", text_status="pending")
     db.session.add(attachment)
     record_event(actor=actor, action="resource.file_added", subject=f"resource {resource.slug}",
                  file=filename, size=len(data))
     resource.updated_at = utcnow()  # the search document changes with the files
     db.session.flush()  # the caller gets the file's id
+    if extract_now:
+        _save_text(attachment, extraction.extract(data, kind))
+    else:
+        # Queued after the commit: the request answers at once, and a rolled-back upload queues nothing.
+        queue.enqueue("library.extract_text", attachment_id=attachment.id)
     reindex(resource)
     return attachment
+
+
+def _save_text(attachment: Attachment, result: extraction.Extracted) -> None:
+    attachment.text, attachment.text_status, attachment.text_note = result.text, result.status, result.note
+    attachment.resource.updated_at = utcnow()  # a new version of the search document
+    log.info("extracted the text of attachment %s: %s %s %s", attachment.id, result.status, result.note,
+             result.work)
+
+
+def extract_stored_text(attachment_id: int) -> None:
+    """The queued half of an upload: extract the stored file's text within the limits, save it, reindex."""
+    attachment = db.session.get(Attachment, attachment_id)
+    if attachment is None:
+        return  # removed before its turn came
+    try:
+        data = _stored_path(attachment.sha256).read_bytes()
+    except FileNotFoundError:
+        log.error("attachment %s is missing its file", attachment.id)
+        result = extraction.Extracted("", "none", extraction.DAMAGED)
+    else:
+        result = extraction.extract(data, attachment.kind)
+    _save_text(attachment, result)
+    reindex(attachment.resource)
+
+
+def requeue_pending_extractions(now=None) -> int:
+    """Queue the extraction again for files pending since long before `now` (a normal job is long done)."""
+    cutoff = (now or utcnow()) - PENDING_TOO_LONG
+    ids = db.session.scalars(select(Attachment.id).where(Attachment.text_status == "pending",
+                                                         Attachment.created_at < cutoff)
+                             .order_by(Attachment.id).limit(200)).all()
+    for attachment_id in ids:
+        queue.enqueue("library.extract_text", attachment_id=attachment_id)
+    return len(ids)
 
 
 def remove_attachment(attachment: Attachment, *, actor) -> None:
