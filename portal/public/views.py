@@ -1,9 +1,12 @@
-"""Public pages: home, about, terms and privacy, and the crawler and health endpoints."""
+"""Public pages: home, about, terms, privacy and contact, and the crawler and health endpoints."""
+from email.utils import parseaddr
+
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, url_for
 from sqlalchemy import text
 
 from portal.database import utcnow
 from portal.extensions import db
+from portal.library.models import AUDIENCES
 from portal.library.services import featured_resources, newest_resources, visible_slugs
 from portal.markdown import render_markdown
 from portal.pages.services import get_page
@@ -14,12 +17,28 @@ bp = Blueprint("public", __name__)
 # Pages with their own address; their text lives in content/pages/<slug>.md.
 STATIC_PAGES = ("about", "terms", "privacy")
 
+# The home page's ways into the library, one per audience it is written for: (audience, what they find there).
+ENTRY_POINTS = (
+    ("journalists", "Questions to ask, data to request, and program figures you can check at their source."),
+    ("advocates", "How to make the case for alternative response in your city or county."),
+    ("officials", "Program models and research from jurisdictions already doing the work."),
+    ("practitioners", "How partner programs dispatch, staff and run alternative response."),
+)
+
 
 def _page_or_404(slug: str):
     page = get_page(slug)
     if page is None:
         abort(404)
     return page
+
+
+def split_lead(body: str) -> tuple[str, str]:
+    """The Markdown before the first heading (the home page's key figures, with their sources) and the rest:
+    the lead goes in the first screen, so the figures stay in the stored page rather than in the template."""
+    lines = body.splitlines(keepends=True)
+    first_heading = next((i for i, line in enumerate(lines) if line.startswith("#")), len(lines))
+    return "".join(lines[:first_heading]), "".join(lines[first_heading:])
 
 
 @bp.route("/")
@@ -29,8 +48,10 @@ def home():
     now = utcnow()
     featured = featured_resources(limit=3, now=now)
     newest = [r for r in newest_resources(limit=6, now=now) if r not in featured][:4]
-    return render_template("public/home.html", page=page, body=render_markdown(page.body), featured=featured,
-                           newest=newest, now=now)
+    lead, rest = split_lead(page.body)
+    entry_points = [(audience, AUDIENCES[audience], blurb) for audience, blurb in ENTRY_POINTS]
+    return render_template("public/home.html", page=page, lead=render_markdown(lead), body=render_markdown(rest),
+                           entry_points=entry_points, featured=featured, newest=newest, now=now)
 
 
 def _static_page(slug: str):
@@ -54,6 +75,19 @@ def terms():
 @access("public")
 def privacy():
     return _static_page("privacy")
+
+
+def contact_address() -> str:
+    """CONTACT_EMAIL, or else the address part of MAIL_FROM (which may be written "Name <address>")."""
+    return current_app.config.get("CONTACT_EMAIL") or parseaddr(current_app.config["MAIL_FROM"])[1]
+
+
+@bp.route("/contact")
+@access("public")
+def contact():
+    page = _page_or_404("contact")
+    return render_template("public/contact.html", page=page, body=render_markdown(page.body),
+                           address=contact_address())
 
 
 @bp.route("/healthz")
@@ -88,7 +122,7 @@ def robots():
 @access("public")
 def sitemap():
     site = current_app.config["SITE_URL"]
-    paths = [url_for("public.home"), *(url_for(f"public.{slug}") for slug in STATIC_PAGES),
+    paths = [url_for("public.home"), *(url_for(f"public.{slug}") for slug in STATIC_PAGES), url_for("public.contact"),
              url_for("members.signup"), url_for("library.search"),
              *(url_for("library.detail", slug=slug) for slug in visible_slugs())]
     xml = render_template("public/sitemap.xml", urls=[site + path for path in paths])
