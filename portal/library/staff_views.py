@@ -4,11 +4,12 @@ from datetime import timezone
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.database import utcnow
 from portal.exceptions import ValidationFailed
 from portal.forms import EmptyForm, apply_error, flash_error, page_number
 from portal.jurisdictions.services import list_jurisdictions
 from portal.library import attachments, services, suggestions
-from portal.library.forms import DecisionForm, ResourceForm, StatusForm, UploadForm
+from portal.library.forms import WORKFLOW_ACTIONS, DecisionForm, ResourceForm, StatusForm, UploadForm
 from portal.library.models import STATUSES
 from portal.markdown import render_markdown
 from portal.security import access
@@ -73,9 +74,29 @@ def resources():
                            resources=services.list_for_staff(status=status, page=page_number()))
 
 
+def next_action(resource) -> str:
+    """The step that usually follows the resource's state, offered first: a draft goes to review, a review is
+    published, a live resource is archived, a scheduled one can be taken back, an archived one republished."""
+    if resource.status == "published":
+        scheduled = resource.published_at is not None and resource.published_at > utcnow()
+        return "unpublish" if scheduled else "archive"
+    return {"draft": "review", "review": "publish", "archived": "publish"}.get(resource.status, "review")
+
+
+def _status_form(resource) -> StatusForm | None:
+    """Only the actions the state allows (the service still refuses any other that is posted)."""
+    if resource is None:
+        return None
+    form = StatusForm(formdata=None)
+    form.action.choices = {action: label for action, label in WORKFLOW_ACTIONS.items()
+                           if resource.status in services.TRANSITIONS[action][0]}
+    form.action.data = next_action(resource)
+    return form
+
+
 def _editor(resource, form, status=200, preview=None, upload_form=None):
     return render_template("library_staff/edit.html", resource=resource, form=form, preview=preview,
-                           status_form=StatusForm(formdata=None), action_form=EmptyForm(formdata=None),
+                           status_form=_status_form(resource), action_form=EmptyForm(formdata=None),
                            upload_form=upload_form or UploadForm(formdata=None),
                            counts=attachments.download_counts(resource) if resource else {}), status
 
@@ -118,14 +139,13 @@ def change_status(resource_id):
     form = StatusForm()
     if form.validate_on_submit():
         try:
-            services.change_status(resource, action=form.action.data, actor=_actor(),
-                                   publish_at=_utc(form.publish_at.data))
+            services.change_status(resource, action=form.action.data, actor=_actor())
         except ValidationFailed as error:
             flash_error(error)
         else:
             flash(f"The resource is now {STATUS_WORDS[resource.status]}.", "success")
     else:
-        flash("Choose a valid action and date.", "error")
+        flash("Choose a valid action.", "error")
     return redirect(url_for("library_staff.edit_resource", resource_id=resource.id))
 
 

@@ -1,13 +1,11 @@
-"""Staff work: the dashboard, member roles (admins only) and the audit log."""
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+"""The staff dashboard: what is waiting, with counts, linking to each feature's staff pages."""
+from flask import Blueprint, render_template
 from flask_login import current_user
 
+from portal.audit.sentences import describe_events
 from portal.audit.services import list_events
-from portal.exceptions import ValidationFailed
-from portal.forms import EmptyForm, flash_error, page_number
-from portal.members import services as members
 from portal.security import access
-from portal.staff.forms import RoleForm
+from portal.staff.services import scheduled_resources, work_counts
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -15,39 +13,6 @@ bp = Blueprint("staff", __name__, url_prefix="/staff")
 @bp.route("/")
 @access("staff")
 def index():
-    return render_template("staff/index.html", recent=list_events(per_page=10).items)
-
-
-@bp.route("/members")
-@access("admin")
-def member_list():
-    q = request.args.get("q", "")[:100]
-    return render_template("staff/members.html", q=q, members=members.search_members(q=q, page=page_number()),
-                           role_form=RoleForm(formdata=None), form=EmptyForm(formdata=None))
-
-
-@bp.route("/members/<int:member_id>/role", methods=["POST"])
-@access("admin")
-def set_role(member_id):
-    member = members.get_member(member_id)
-    if member is None:
-        abort(404)
-    form = RoleForm()
-    if not form.validate_on_submit():
-        flash("Choose member or staff.", "error")
-        return redirect(url_for("staff.member_list")), 303
-    try:
-        members.set_member_role(member, role=form.role.data, actor=current_user._get_current_object())
-    except ValidationFailed as error:
-        flash_error(error)
-    else:
-        flash(f"{member.name} is now {'staff' if member.role == 'staff' else 'a member'}.", "success")
-    return redirect(url_for("staff.member_list", q=request.args.get("q", "")[:100] or None))
-
-
-@bp.route("/audit")
-@access("staff")
-def audit_log():
-    action = request.args.get("action", "")[:64] or None
-    return render_template("staff/audit.html", events=list_events(page=page_number(), action=action),
-                           action=action)
+    recent = list_events(per_page=10).items
+    return render_template("staff/index.html", counts=work_counts(), scheduled=scheduled_resources(),
+                           sentences=describe_events(recent, viewer=current_user))

@@ -1,0 +1,191 @@
+"""The audit log as sentences: the one place that says, for each action, what happened to what.
+
+An event stores its subject as text ("resource journalists-toolkit", "member #12", "suggestion #3"), which
+stays readable after the thing is renamed or deleted. To name the subject as it is now and link to its staff
+page, the subjects of a page of events are loaded together: one query per kind, whatever the page's length.
+"""
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from flask import url_for
+from markupsafe import Markup, escape
+from sqlalchemy import select
+
+from portal.extensions import db
+from portal.library.models import Resource, Suggestion
+from portal.members.models import Member
+
+_SUBJECT = re.compile(r"^(?P<kind>[a-z_]+) (?:#(?P<number>\d+)|(?P<slug>\S+))$")
+
+FIELD_WORDS = {"published_at": "publish date", "members_until": "members-only date", "is_featured": "featuring",
+               "jurisdiction_id": "jurisdiction", "external_url": "external link"}
+
+
+@dataclass
+class Subject:
+    """What an event is about, as shown: its current name and its staff page, when it still exists."""
+
+    kind: str
+    label: str
+    url: str | None = None
+
+    def html(self) -> Markup:
+        label = Markup("<cite>%s</cite>") % self.label if self.kind in ("resource", "suggestion") \
+            else escape(self.label)
+        return Markup('<a href="%s">%s</a>') % (self.url, label) if self.url else label
+
+
+@dataclass
+class Sentence:
+    """One event told as "who did what to which thing, when"."""
+
+    event: object
+    text: Markup
+
+    @property
+    def when(self) -> str:
+        moment = self.event.created_at
+        return f"{moment.day} {moment:%b %Y %H:%M} UTC"
+
+
+def _words(items) -> str:
+    items = list(items)
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _fields(details) -> str:
+    fields = details.get("fields")
+    names = [FIELD_WORDS.get(str(name), str(name).replace("_", " ")) for name in fields] \
+        if isinstance(fields, list) else []
+    return _words(names)
+
+
+def _edited(actor, subject, details):
+    fields = _fields(details)
+    if fields:
+        return Markup("%s changed the %s of the resource %s") % (actor, fields, subject)
+    return Markup("%s edited the resource %s") % (actor, subject)
+
+
+# action -> sentence(actor html, subject html, details): each action of the site said in words.
+SENTENCES = {
+    "member.email_verified": lambda a, s, d: Markup("%s confirmed their email address") % a,
+    "member.password_reset": lambda a, s, d: Markup("%s reset their password from an emailed link") % a,
+    "member.password_changed": lambda a, s, d: Markup("%s changed their password") % a,
+    "member.email_changed": lambda a, s, d: Markup("%s changed their email address") % a,
+    "member.deleted": lambda a, s, d: Markup("%s deleted their account") % s,
+    "member.admin_created": lambda a, s, d: Markup("%s was made an admin from the command line") % s,
+    "member.role_changed": lambda a, s, d: Markup("%s changed the role of %s from %s to %s") % (
+        a, s, d.get("old", "another role"), d.get("new", "another role")),
+    "resource.created": lambda a, s, d: Markup("%s created the resource %s as a draft") % (a, s),
+    "resource.updated": _edited,
+    "resource.submitted": lambda a, s, d: Markup("%s sent the resource %s to review") % (a, s),
+    "resource.publish": lambda a, s, d: Markup("%s published the resource %s") % (a, s),
+    "resource.unpublish": lambda a, s, d: Markup("%s moved the resource %s back to draft") % (a, s),
+    "resource.archive": lambda a, s, d: Markup("%s archived the resource %s") % (a, s),
+    "resource.file_added": lambda a, s, d: Markup("%s attached the file %s to the resource %s") % (
+        a, d.get("file", "a file"), s),
+    "resource.file_removed": lambda a, s, d: Markup("%s removed the file %s from the resource %s") % (
+        a, d.get("file", "a file"), s),
+    "suggestion.submitted": lambda a, s, d: Markup("%s suggested the resource %s") % (a, s),
+    "suggestion.accepted": lambda a, s, d: Markup("%s accepted the suggestion %s as a draft") % (a, s),
+    "suggestion.declined": lambda a, s, d: Markup("%s declined the suggestion %s") % (a, s),
+}
+
+
+def _fallback(action: str):
+    """An action nobody taught this module yet still reads as words: "Sam Staff: event published, event x"."""
+    words = action.replace(".", " ").replace("_", " ")
+    return lambda a, s, d: Markup("%s: %s, %s") % (a, words, s)
+
+
+def parse_subject(text: str) -> tuple[str, object] | None:
+    """("member", 12) from "member #12", ("resource", "slug") from "resource slug"; None for anything else."""
+    match = _SUBJECT.match(text or "")
+    if match is None:
+        return None
+    number = match.group("number")
+    return match.group("kind"), int(number) if number is not None else match.group("slug")
+
+
+# --- subjects, loaded a page at a time --------------------------------------------------------------------
+
+def _members(keys, viewer) -> dict:
+    ids = [key for key in keys if isinstance(key, int)]
+    found = {}
+    for member in db.session.scalars(select(Member).where(Member.id.in_(ids))) if ids else ():
+        # Only admins have a staff page for members.
+        url = url_for("members_staff.member_list", q=member.email) if viewer is not None and viewer.is_admin \
+            else None
+        found[member.id] = Subject("member", member.name, url)
+    return found
+
+
+def _resources(keys, viewer) -> dict:
+    slugs = [key for key in keys if isinstance(key, str)]
+    rows = db.session.execute(select(Resource.id, Resource.slug, Resource.title)
+                              .where(Resource.slug.in_(slugs))) if slugs else ()
+    return {slug: Subject("resource", title, url_for("library_staff.edit_resource", resource_id=id_))
+            for id_, slug, title in rows}
+
+
+def _suggestions(keys, viewer) -> dict:
+    ids = [key for key in keys if isinstance(key, int)]
+    rows = db.session.execute(select(Suggestion.id, Suggestion.title, Suggestion.status, Suggestion.resource_id)
+                              .where(Suggestion.id.in_(ids))) if ids else ()
+    found = {}
+    for id_, title, status, resource_id in rows:
+        if status == "pending":
+            url = url_for("library_staff.suggestion_queue", _anchor=f"suggestion-{id_}")
+        elif resource_id is not None:  # accepted: its page is now the draft it became
+            url = url_for("library_staff.edit_resource", resource_id=resource_id)
+        else:
+            url = None
+        found[id_] = Subject("suggestion", title, url)
+    return found
+
+
+LOADERS = {"member": _members, "resource": _resources, "suggestion": _suggestions}
+
+
+def _gone(kind: str, key, text: str) -> Subject:
+    """A subject that no longer exists (or was never loadable) keeps the words it was recorded with."""
+    if kind == "member":
+        return Subject("member", f"Member #{key}")
+    if kind == "resource":
+        return Subject("resource", str(key))
+    if kind == "suggestion":
+        return Subject("suggestion", f"#{key}")
+    return Subject(kind, text)
+
+
+def _actor(event) -> Markup:
+    if event.actor is not None:
+        return escape(event.actor.name)
+    return Markup("A command or a removed account") if event.actor_id is None else Markup("A removed account")
+
+
+def describe_events(events, *, viewer=None) -> list[Sentence]:
+    """The events as sentences, with their subjects loaded in one query per kind."""
+    events = list(events)
+    wanted = defaultdict(set)
+    parsed = {}
+    for event in events:
+        parsed[event.id] = parse_subject(event.subject)
+        if parsed[event.id] is not None and parsed[event.id][0] in LOADERS:
+            wanted[parsed[event.id][0]].add(parsed[event.id][1])
+    loaded = {kind: LOADERS[kind](keys, viewer) for kind, keys in wanted.items()}
+    sentences = []
+    for event in events:
+        subject_key = parsed[event.id]
+        if subject_key is None:
+            subject = Subject("", event.subject)
+        else:
+            kind, key = subject_key
+            subject = loaded.get(kind, {}).get(key) or _gone(kind, key, event.subject)
+        say = SENTENCES.get(event.action) or _fallback(event.action)
+        sentences.append(Sentence(event, say(_actor(event), subject.html(), event.details or {})))
+    return sentences

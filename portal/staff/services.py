@@ -1,0 +1,52 @@
+"""What the staff dashboard counts: each figure is one COUNT in the database, never rows loaded to count."""
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, func, select
+
+from portal.database import utcnow
+from portal.extensions import db
+from portal.library.models import Resource, Suggestion
+from portal.members.models import Member
+
+
+@dataclass(frozen=True)
+class WorkCounts:
+    drafts: int
+    in_review: int
+    scheduled: int
+    suggestions_pending: int
+    members_verified: int
+    members_unverified: int
+    staff: int
+
+    @property
+    def members(self) -> int:
+        return self.members_verified + self.members_unverified
+
+
+def work_counts(*, now: datetime | None = None) -> WorkCounts:
+    """Three queries, however many resources, suggestions and members there are."""
+    now = now or utcnow()
+    drafts, in_review, scheduled = db.session.execute(select(
+        func.count(case((Resource.status == "draft", 1))),
+        func.count(case((Resource.status == "review", 1))),
+        func.count(case(((Resource.status == "published") & (Resource.published_at > now), 1))),
+    )).one()
+    pending = db.session.scalar(select(func.count()).select_from(Suggestion).where(Suggestion.status == "pending"))
+    verified, unverified, staff = db.session.execute(select(
+        func.count(Member.email_verified_at),
+        func.count(case((Member.email_verified_at.is_(None), 1))),
+        func.count(case((Member.role.in_(("staff", "admin")), 1))),
+    )).one()
+    return WorkCounts(drafts=drafts, in_review=in_review, scheduled=scheduled, suggestions_pending=pending,
+                      members_verified=verified, members_unverified=unverified, staff=staff)
+
+
+def scheduled_resources(*, limit: int = 10, now: datetime | None = None) -> list[tuple[int, str, datetime]]:
+    """The next releases: (id, title, publish time), soonest first, without loading whole resources."""
+    now = now or utcnow()
+    return list(db.session.execute(
+        select(Resource.id, Resource.title, Resource.published_at)
+        .where(Resource.status == "published", Resource.published_at > now)
+        .order_by(Resource.published_at, Resource.id).limit(limit)))
