@@ -22,7 +22,7 @@ OVERVIEW_PDF = ROOT / "content" / "resources" / "files" / "initiative-overview.p
 def sign_in(page, email, password=PASSWORD):
     page.goto("/login")
     page.get_by_label("Email address").fill(email)
-    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label(re.compile(r"^Password\b")).fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("navigation", name="Main").get_by_role("button", name="Sign out")).to_be_visible()
 
@@ -87,7 +87,7 @@ def test_search_highlights_matches_and_corrects_a_misspelling(library, page):
 
     search_for(page, "toolkt")
     expect(results_heading(page)).to_have_text("0 resources for “toolkt”")
-    expect(page.get_by_text("No resources match")).to_be_visible()
+    expect(page.locator(".no-results")).to_contain_text("Nothing in the library matches “toolkt”.")
     expect(page.locator(".did-you-mean")).to_have_text("Did you mean toolkit?")
     check_accessible(page)
 
@@ -191,7 +191,7 @@ def test_staff_write_preview_publish_and_attach_a_file_then_visitors_find_it(lib
     page.get_by_label("Body (Markdown)").fill(
         "## Who answers\n\nA **peer responder** with a clinician answers wellness calls in the hinterland.\n\n"
         "- dispatch through 911\n- follow-up visits\n")
-    page.get_by_label("Type", exact=True).select_option("program_model")
+    page.get_by_label(re.compile(r"^Type\b")).select_option("program_model")
     page.get_by_role("group", name="Audiences").get_by_label("Practitioners").check()
     page.get_by_role("group", name="Audiences").get_by_label("Officials").check()
     page.get_by_label("Topics").fill("rural, peer support")
@@ -454,7 +454,14 @@ def test_a_member_saves_a_search_as_an_email_alert(library, page, app):
     page.get_by_role("button", name="Email me new matches").click()
     expect(page.get_by_role("status")).to_contain_text("Search saved: new matches will be emailed to you.")
     assert query_of(page) == {"q": ["crisis"], "type": ["program_model"]}
+    # The page now says the search is saved, instead of offering to save it again.
+    follow_search = page.get_by_role("region", name="Follow this search")
+    expect(follow_search.get_by_role("button", name="Email me new matches")).to_have_count(0)
+    expect(follow_search).to_contain_text("Saved: new matches are emailed to you.")
     check_accessible(page)
+    follow(page, follow_search.get_by_role("link", name="Manage alerts"))
+    expect(page).to_have_url(re.compile(r"/account/alerts$"))
+    expect(page.get_by_role("navigation", name="Main").locator("[aria-current='page']")).to_have_text("Account")
 
     page.goto("/account/alerts")
     expect(page.get_by_role("heading", level=1)).to_have_text("Alerts of new resources")
@@ -472,3 +479,85 @@ def test_a_member_saves_a_search_as_an_email_alert(library, page, app):
     expect(page.get_by_role("status")).to_contain_text("Alert removed.")
     expect(page.get_by_role("region", name="Saved searches")).to_contain_text("None yet.")
     check_accessible(page)
+
+
+# --- 8. a phone's first screen, and the filters folded without JavaScript --------------------------------------
+
+PHONE = {"width": 360, "height": 740}
+
+
+def first_result_on_first_screen(page, path):
+    page.goto(path)
+    card = results(page).first
+    title = card.get_by_role("heading", level=3)
+    expect(title).to_be_visible()
+    top, bottom = card.bounding_box()["y"], title.bounding_box()["y"] + title.bounding_box()["height"]
+    assert 0 < top and bottom <= PHONE["height"], f"{path}: first result from {top} to {bottom}px"
+
+
+def test_on_a_phone_the_first_result_comes_first_and_the_filters_unfold_without_javascript(library, browser,
+                                                                                          live_server):
+    context = browser.new_context(java_script_enabled=False, base_url=live_server.url, viewport=PHONE)
+    try:
+        page = context.new_page()
+        for path in ("/resources", "/resources?q=crisis", "/resources?type=toolkit&audience=journalists"):
+            first_result_on_first_screen(page, path)
+
+        # The summary names the filters; the links stay folded until it is opened, and fold again on the next page.
+        filters = page.get_by_role("complementary", name="Filter results")
+        summary = filters.locator("summary").first
+        expect(summary).to_have_text("Filters (2 active: Toolkit, Journalists)")
+        expect(facet(page, "Type")).to_be_hidden()
+        summary.click()
+        expect(facet(page, "Type")).to_be_visible()
+        follow(page, facet(page, "Audience").get_by_role("link", name=re.compile("Remove filter: Journalists")))
+        assert query_of(page) == {"type": ["toolkit"]}
+        expect(filters.locator("summary").first).to_have_text("Filters (1 active: Toolkit)")
+        expect(facet(page, "Type")).to_be_hidden()
+        summary = filters.locator("summary").first
+        summary.click()
+        expect(facet(page, "Type")).to_be_visible()
+        summary.click()
+        expect(facet(page, "Type")).to_be_hidden()
+    finally:
+        context.close()
+
+
+def test_on_a_desktop_the_filters_are_open_in_the_sidebar(library, page):
+    page.goto("/resources?type=toolkit")
+    filters = page.get_by_role("complementary", name="Filter results")
+    expect(filters.locator("summary").first).to_be_hidden()
+    expect(facet(page, "Type")).to_be_visible()
+    # Choosing a type keeps the other types there, with their counts.
+    expect(facet(page, "Type").get_by_role("link", name=re.compile(r"^Program model \(\d+\)"))).to_be_visible()
+    follow(page, page.get_by_role("link", name="Clear all filters"))
+    assert query_of(page) == {}
+
+
+LIBRARY_PAGES = ["/resources", "/resources?q=crisis&type=program_model", "/resources?q=platypus",
+                 "/resources?type=dataset&audience=journalists", GUIDE, "/resources/journalists-toolkit",
+                 "/resources/feeds", "/resources/feeds?q=crisis&type=toolkit"]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1280, "height": 900}], ids=["360px", "1280px"])
+def test_the_library_pages_pass_axe_on_a_phone_and_a_desktop(library, browser, live_server, viewport):
+    context = browser.new_context(base_url=live_server.url, viewport=viewport)
+    try:
+        page = context.new_page()
+        for path in LIBRARY_PAGES:
+            page.goto(path)
+            check_accessible(page)
+        # Unfolded on a phone, the filters pass too.
+        page.goto("/resources?type=toolkit")
+        summary = page.get_by_role("complementary", name="Filter results").locator("summary").first
+        if summary.is_visible():
+            summary.click()
+            expect(facet(page, "Type")).to_be_visible()
+            check_accessible(page)
+        fits_the_screen(page, "/resources/feeds?q=crisis+response&type=program_model&audience=officials")
+        # A card's date is read in one piece: it never breaks after the day.
+        page.goto("/resources")
+        for date in results(page).locator("time").all():
+            assert date.evaluate("node => node.getClientRects().length") == 1, date.inner_text()
+    finally:
+        context.close()

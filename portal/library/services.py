@@ -15,6 +15,7 @@ from portal.database import utcnow
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.services import get_jurisdiction
+from portal.library import search_docs
 from portal.library.models import ACCESS, AUDIENCES, STATUSES, TYPES, Resource, ResourceRevision
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ EDITABLE = ("title", "slug", "summary", "body", "type", "audiences", "topics", "
             "author", "access", "members_until", "is_featured", "published_at")
 MAX_TOPICS = 12
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-RESERVED_SLUGS = {"suggest", "saved", "feed"}  # addresses of their own under /resources/
+RESERVED_SLUGS = {"suggest", "saved", "feed", "feeds"}  # addresses of their own under /resources/
 
 
 def slugify(text: str, max_length: int = 120) -> str:
@@ -109,7 +110,7 @@ def _apply(resource: Resource, fields: dict) -> dict:
 def _reindex_now(resources) -> None:
     """The index follows the database; a failure here leaves it stale, and `flask search sync` repairs it."""
     try:
-        search.index_resources(resources)
+        search.index_rows(search_docs.RESOURCES, resources)
     except Exception:  # the rows are committed: whatever the index did, the request must not fail now
         log.exception("search index not updated; run `flask search sync`")
 
@@ -288,8 +289,8 @@ def search_library(*, user, q: str = "", filters: dict | None = None, sort: str 
     """Search through the index, then load the rows in ranked order."""
     now = now or utcnow()
     try:
-        result = search.search(q=q, filters=filters, sort=sort, page=page, per_page=per_page,
-                               can_read_members=can_read_members(user), now=now)
+        result = search_docs.search_resources(user=user, q=q, filters=filters, sort=sort, page=page,
+                                              per_page=per_page, now=now)
     except search.SearchUnavailable:
         log.exception("search unavailable")
         result = search.SearchResult([], 0, {}, {}, None, error="Search is being updated. Please try again in a "

@@ -12,8 +12,9 @@ from portal.library import alerts, attachments, services, suggestions
 from portal.library.feeds import atom_feed
 from portal.library.forms import AlertPicksForm, SuggestionForm
 from portal.library.models import AUDIENCES, TYPES
+from portal.library.search_docs import FACET_NAMES
 from portal.markdown import render_markdown
-from portal.search import FACETS, SORTS
+from portal.search import SORTS
 from portal.security import access
 from portal.tokens import TokenInvalid
 
@@ -27,7 +28,7 @@ def _search_args() -> dict:
     """The search as typed: q, facet filters (repeatable), sort; anything else is ignored."""
     return {
         "q": request.args.get("q", "")[:1000],
-        "filters": {name: [v[:120] for v in request.args.getlist(name)[:5] if v] for name in FACETS},
+        "filters": {name: [v[:120] for v in request.args.getlist(name)[:5] if v] for name in FACET_NAMES},
         "sort": request.args.get("sort", "") if request.args.get("sort", "") in SORTS else "",
     }
 
@@ -37,6 +38,52 @@ def _query_params(args: dict, **changes) -> dict:
     params.update({name: values for name, values in args["filters"].items() if values})
     params.update(changes)
     return {k: v for k, v in sorted(params.items()) if v}
+
+
+def _facet_labels(jurisdictions, *, short: bool = False) -> dict[str, dict[str, str]]:
+    """What each facet value is called on the page (topics and years are their own names); `short` names a
+    jurisdiction without its state, for filters listed in a sentence ("Toolkit, Denver")."""
+    return {"type": TYPES, "audience": AUDIENCES,
+            "jurisdiction": {j.slug: j.name if short else j.label for j in jurisdictions}}
+
+
+def _active_filters(args: dict, labels: dict) -> list[list[str]]:
+    """The labels of the search's filters, one list per facet in the facets' order (values of one facet
+    widen the search, so they read "Toolkit or Policy")."""
+    return [[labels.get(name, {}).get(value, value) for value in args["filters"][name]]
+            for name in FACET_NAMES if args["filters"][name]]
+
+
+def _facet_entries(args: dict, facets: dict, labels: dict, toggle) -> dict[str, list[dict]]:
+    """Every value of each facet with its count, selected ones marked; a selected value the search no longer
+    counts still shows (with 0) so that it can be removed."""
+    entries = {}
+    for name in FACET_NAMES:
+        counts = dict(facets.get(name, []))
+        values = list(counts) + [v for v in args["filters"][name] if v not in counts]
+        entries[name] = [{"value": value, "label": labels.get(name, {}).get(value, value),
+                          "count": counts.get(value, 0), "selected": value in args["filters"][name],
+                          "url": toggle(name, value)} for value in values]
+    return entries
+
+
+def _empty_reason(args: dict, result) -> str:
+    """Which zero-result message fits: the index is down, the words match nothing, the filters exclude
+    everything, or words and filters together leave nothing."""
+    if result.unavailable:
+        return "unavailable"
+    has_words = args["q"].strip() not in ("", "*")
+    has_filters = any(args["filters"].values())
+    return {(True, True): "both", (True, False): "words", (False, True): "filters"}.get((has_words, has_filters),
+                                                                                       "empty")
+
+
+def _saved_search(alert_params: dict):
+    """The member's saved search that is this search, if any (the save button then says it is saved)."""
+    if not current_user.is_authenticated or not alert_params:
+        return None
+    query_string = alerts.normalize_query(alert_params)
+    return next((s for s in alerts.saved_searches(current_user) if s.query_string == query_string), None)
 
 
 @bp.route("/resources")
@@ -52,16 +99,38 @@ def search():
         values = [v for v in values if v != value] if value in values else values + [value]
         return url_for("library.search", **_query_params(args, **{name: values or None}))
 
-    jurisdictions = {j.slug: j.label for j in list_jurisdictions()}
-    labels = {"type": TYPES, "audience": AUDIENCES, "jurisdiction": jurisdictions}
+    jurisdictions = list_jurisdictions()
     params = _query_params(args)
+    alert_params = {k: v for k, v in params.items() if k in alerts.QUERY_KEYS}
     return render_template(
-        "library/search.html", library=library, args=args, toggle=toggle, labels=labels, params=params,
+        "library/search.html", library=library, args=args, params=params, alert_params=alert_params,
+        facets=_facet_entries(args, library.result.facets, _facet_labels(jurisdictions), toggle),
+        active=_active_filters(args, _facet_labels(jurisdictions, short=True)),
+        empty_reason=_empty_reason(args, library.result), saved=_saved_search(alert_params),
         page_url=lambda number: url_for("library.search", **_query_params(args, page=number)),
         sort_url=lambda sort: url_for("library.search", **_query_params(args, sort=sort)),
-        feed_url=url_for("library.search_feed", **params), save_form=EmptyForm(formdata=None), now=utcnow(),
+        clear_url=url_for("library.search", **_query_params({"q": args["q"], "sort": args["sort"],
+                                                             "filters": {}})),
+        unfiltered_url=url_for("library.search", q=args["q"]),
+        feed_url=url_for("library.search_feed", **params),
+        follow_url=url_for("library.feeds_help", **{k: v for k, v in params.items() if k != "sort"}),
+        save_form=EmptyForm(formdata=None), now=utcnow(),
         suggestion_url=url_for("library.search", **_query_params(args, q=library.result.suggestion))
         if library.result.suggestion else None), 503 if library.result.unavailable else 200
+
+
+@bp.route("/resources/feeds")
+@access("public")
+def feeds_help():
+    """What a feed reader is, and the addresses to give one: the site's feed, and this search's if one is asked."""
+    args = _search_args()
+    search_params = {k: v for k, v in _query_params(args).items() if k != "sort"}
+    site = current_app.config["SITE_URL"]
+    return render_template(
+        "library/feeds.html", site_feed=site + url_for("library.feed"),
+        search_feed=site + url_for("library.search_feed", **search_params) if search_params else None,
+        search_url=url_for("library.search", **search_params), q=args["q"],
+        active=_active_filters(args, _facet_labels(list_jurisdictions(), short=True)) if search_params else [])
 
 
 @bp.route("/resources/feed.atom")
@@ -134,7 +203,8 @@ def suggest():
         try:
             suggestions.submit_suggestion(member=current_user, title=form.title.data, type=form.type.data,
                                           summary=form.summary.data, external_url=form.external_url.data,
-                                          jurisdiction=form.jurisdiction.data, note=form.note.data)
+                                          jurisdiction=form.jurisdiction.data,
+                                          jurisdiction_other=form.jurisdiction_other.data, note=form.note.data)
         except (ValidationFailed, NotAllowed) as error:
             apply_error(form, error if isinstance(error, ValidationFailed) else ValidationFailed(None, str(error)))
         else:
