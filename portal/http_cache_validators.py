@@ -5,8 +5,8 @@ A validator must change whenever the page an anonymous visitor gets would change
 - time: the next moment a scheduled resource becomes visible and the next day a members-only resource
   opens to everyone are part of the validator, so it changes when that moment passes;
 - anything a page shows that is not listed here (a later feature on the home page): the minute, so such
-  a change shows within SAFETY_SECONDS; the search index, which follows the database a moment after each
-  commit, the same way (INDEX_SECONDS).
+  a change shows within SAFETY_SECONDS; for search pages also the index's generation, and a shorter bucket
+  (INDEX_SECONDS) for the moment between a commit and its index update.
 The pages with a validator are listed at the bottom; any other page is rendered on every request.
 """
 from datetime import datetime
@@ -15,6 +15,7 @@ from functools import lru_cache
 from flask import request
 from sqlalchemy import Date, bindparam, text
 
+from portal import search
 from portal.database import UTCDateTime
 from portal.extensions import db
 from portal.http_cache import Validator, validates
@@ -83,7 +84,9 @@ def static_page(view_args: dict, now: datetime) -> Validator:
 @validates("library.search", "library.search_feed")
 def library_search(view_args: dict, now: datetime) -> Validator:
     row = _row(f"SELECT {_LIBRARY}, {_JURISDICTIONS}", **_dates(now))
-    return Validator((*row, now.date(), _bucket(now, INDEX_SECONDS)))
+    # The index generation: a document the minutely sync adds (newly due, newly public) changes the results
+    # without any row changing.
+    return Validator((*row, search.generation(), now.date(), _bucket(now, INDEX_SECONDS)))
 
 
 @validates("library.feed", "public.sitemap")

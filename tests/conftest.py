@@ -14,7 +14,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from portal import create_app
 from portal.extensions import db
@@ -50,6 +50,23 @@ def pytest_collection_modifyitems(session, config, items):
     # The HTML check reads what every other test rendered, so it runs last.
     last = [item for item in items if item.module.__name__.endswith("test_html_valid")]
     items[:] = [item for item in items if item not in last] + last
+
+
+@contextmanager
+def counted_queries(app):
+    """Every SQL statement the app sends while the block runs (requests or service calls), as a growing list."""
+    statements = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
 
 
 @contextmanager

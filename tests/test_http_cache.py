@@ -3,14 +3,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
-from portal import http_cache
+from portal import http_cache, search
 from portal.database import utcnow
-from portal.extensions import db
 from portal.library import services
 from portal.static_assets import IMMUTABLE
-from tests.conftest import csrf_token, login, post_form, unit
+from tests.conftest import counted_queries, csrf_token, login, post_form, unit
 from tests.test_access import Samples, sample_path
 
 # GET pages whose form posts: they hand out a CSRF token, so they may set the session cookie.
@@ -56,16 +54,8 @@ def steady_clock(monkeypatch):
 @pytest.fixture
 def statements(app):
     """The SQL statements the app runs, as a list that grows while the test runs."""
-    seen = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    yield seen
-    event.remove(engine, "before_cursor_execute", count)
+    with counted_queries(app) as seen:
+        yield seen
 
 
 # --- cookies -------------------------------------------------------------------------------
@@ -185,6 +175,19 @@ def test_publishing_changes_the_listings(library):
     for path, etag in before.items():
         assert client.get(path, headers={"If-None-Match": etag}).status_code == 200, path
     assert "Brand new program model" in client.get("/feed.atom").get_data(as_text=True)
+
+
+def test_a_search_page_changes_when_only_the_index_does(library, monkeypatch, steady_clock):
+    """The minutely sync adds a newly due document without any row changing: the search's ETag follows the
+    index's generation (read again once the validator's second of reuse is over)."""
+    client = library.test_client()
+    before = _etag(client, "/resources?q=crisis")
+    with unit(library):
+        search.rebuild()
+    later = steady_clock + timedelta(seconds=2)
+    monkeypatch.setattr(http_cache, "utcnow", lambda: later)
+    response = client.get("/resources?q=crisis", headers={"If-None-Match": before})
+    assert response.status_code == 200 and response.headers["ETag"] != before
 
 
 def test_a_scheduled_resource_changes_the_validator_when_its_moment_passes(library, monkeypatch):

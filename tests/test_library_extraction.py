@@ -15,7 +15,7 @@ from portal.exceptions import ValidationFailed
 from portal.library import extraction
 from portal.library.attachments import sniff_kind
 from portal.library.extraction import DAMAGED, EXPANDS, TOO_LARGE, TOO_SLOW, Limits, extract
-from tests.library_helpers import ooxml_bytes, pdf_bytes
+from tests.library_helpers import ooxml_bytes, pdf_bytes, pdf_document
 
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
 CHUNK = 65536  # what one read of a zip member may return beyond a cap
@@ -222,17 +222,7 @@ def shared_stream_pdf(pages: int, stream: bytes, *, filters: bytes = b"", form: 
                b"/Length %d >>\nstream\n" % len(form) + form + b"\nendstream"]
     objects += [b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 3 0 R "
                 b"/Resources << /Font << /F1 4 0 R >> /XObject << /X0 5 0 R >> >> >>"] * pages
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(b"%d 0 obj\n" % number + body + b"\nendobj\n")
-    xref = out.tell()
-    out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
-    out.write(b"".join(b"%010d 00000 n \n" % offset for offset in offsets))
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
-    return out.getvalue()
+    return pdf_document(objects)
 
 
 def empty_text(size: int) -> bytes:

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal import search
 from portal.database import utcnow
 from tests.conftest import create_member, login, unit
 from tests.library_helpers import found_ids, library_search, make_resource, result_titles, sync_at

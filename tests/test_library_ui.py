@@ -1,23 +1,20 @@
 """The library pages as readers use them: filters folded on a phone, facets, result headings, zero-result
 messages, the feed-reader page, the saved-search state, the section in the navigation, and SQL queries per page
 that do not grow with the library."""
-from contextlib import contextmanager
 from datetime import timedelta
 
 import lxml.html
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import event
 
 from portal import search
 from portal.database import utcnow
 from portal.exceptions import ValidationFailed
-from portal.extensions import db
 from portal.library import alerts, services
 from portal.members.services import find_member_by_email
 from portal.content import LoadReport, load_jurisdictions
-from tests.conftest import ROOT, _empty_database, create_member, login, make_app, unit
+from tests.conftest import counted_queries, create_member, _empty_database, login, make_app, ROOT, unit
 from tests.library_helpers import make_resource, result_titles
 
 SHELF = {
@@ -305,22 +302,6 @@ def services_slug(app, resource_id) -> str:
 
 
 # --- 5. SQL queries per page do not grow with the library ------------------------------------------------------
-
-@contextmanager
-def counted_queries(app):
-    statements = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
-
 
 def queries_for(app, client, path) -> int:
     client.get(path)  # the first request of a client warms what is made once (session, caches)

@@ -6,13 +6,12 @@ them (one query per card, per entry or per file) shows up as a count that grows.
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from portal.database import utcnow
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
 from portal.library import attachments, services
-from tests.conftest import login, unit
+from tests.conftest import counted_queries, login, unit
 
 N = 4
 PAGES = ["/", "/resources", "/resources?q=program", "/resources?q=program&type=toolkit&sort=newest",
@@ -39,24 +38,14 @@ def _add_resources(app, start: int, count: int) -> None:
 def _counts(app, client) -> dict[str, int]:
     """Statements per page, each page rendered in full (the page cache off, no validator sent)."""
     app.extensions["portal.page_cache"].size = 0
-    with app.app_context():
-        engine = db.engine
-    seen = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        counts = {}
+    counts = {}
+    with counted_queries(app) as seen:
         for path in PAGES:
             client.get(path)  # the first request of a kind may warm caches (the index searcher)
             seen.clear()
             response = client.get(path)
             assert response.status_code == 200, (path, response.status_code)
             counts[path] = len(seen)
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
     return counts
 
 

@@ -13,14 +13,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from portal import queue
 from portal.audit.models import AuditEvent
 from portal.audit.services import record_event
 from portal.extensions import db
-from tests.conftest import (ROOT, Outbox, _empty_database, create_member, link_path, make_app, post_form,
-                            running_consumer, unit)
+from tests.conftest import (counted_queries, create_member, _empty_database, link_path, make_app, Outbox,
+                           post_form, ROOT, running_consumer, unit)
 
 ATTEMPTS: dict[str, int] = {}
 
@@ -136,18 +136,8 @@ def test_immediate_mode_runs_the_job_right_after_the_commit(tmp_path):
 # --- the password reset: same work whether or not the account exists ------------------
 
 def _statements_during(app, action) -> list[str]:
-    with app.app_context():
-        engine = db.engine
-    seen = []
-
-    def record(connection, cursor, statement, parameters, context, executemany):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", record)
-    try:
+    with counted_queries(app) as seen:
         response = action()
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
     assert response.status_code == 200
     return seen
 

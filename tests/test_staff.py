@@ -2,38 +2,18 @@
 dashboard's counts (constant SQL whatever the numbers) and the editor's one date field and default action."""
 import html as html_lib
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import event
 
 from portal.audit.sentences import describe_events, parse_subject
 from portal.audit.services import list_events, record_event
 from portal.database import utcnow
-from portal.extensions import db
 from portal.members import services as members
-from tests.conftest import create_member, login, post_form, unit
+from tests.conftest import counted_queries, create_member, login, post_form, unit
 from tests.library_helpers import make_resource, resource_state
 
 TIME = r"\d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} UTC"
-
-
-@contextmanager
-def counted_queries(app):
-    """Every SQL statement the app sends while the block runs (a request or a service call)."""
-    statements = []
-    with app.app_context():
-        engine = db.engine
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def text_of(fragment: str) -> str:

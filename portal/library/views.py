@@ -114,7 +114,7 @@ def search():
         unfiltered_url=url_for("library.search", q=args["q"]),
         feed_url=url_for("library.search_feed", **params),
         follow_url=url_for("library.feeds_help", **{k: v for k, v in params.items() if k != "sort"}),
-        save_form=EmptyForm(formdata=None), now=utcnow(),
+        save_form=EmptyForm(formdata=None) if current_user.is_authenticated else None, now=utcnow(),
         suggestion_url=url_for("library.search", **_query_params(args, q=library.result.suggestion))
         if library.result.suggestion else None), 503 if library.result.unavailable else 200
 

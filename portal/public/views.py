@@ -123,7 +123,7 @@ def robots():
 def sitemap():
     site = current_app.config["SITE_URL"]
     paths = [url_for("public.home"), *(url_for(f"public.{slug}") for slug in STATIC_PAGES), url_for("public.contact"),
-             url_for("members.signup"), url_for("library.search"),
+             url_for("members.signup"), url_for("library.search"), url_for("library.feeds_help"),
              *(url_for("library.detail", slug=slug) for slug in visible_slugs())]
     xml = render_template("public/sitemap.xml", urls=[site + path for path in paths])
     return Response(xml, mimetype="application/xml")

@@ -7,8 +7,8 @@ may read which text) in its own `search_docs.py` and registers it; it then index
 kind; `sync` is also the periodic job that indexes documents once they are due. Callers use
 `from portal import search`.
 """
-from portal.search.index import (SearchUnavailable, current_searcher, forget_index, index_rows, open_index,
-                                 remove_ids, schema_is_current)
+from portal.search.index import (SearchUnavailable, current_searcher, forget_index, generation, index_rows,
+                                 open_index, remove_ids, schema_is_current)
 from portal.search.kinds import Document, DocumentKind, Facet, register, version_of
 from portal.search.maintenance import DocKey, IndexReport, compare, expected_count, rebuild, sync
 from portal.search.parsing import MAX_QUERY_CHARS, clean_query
@@ -16,18 +16,5 @@ from portal.search.query import SORTS, SearchRequest, SearchResult, search
 
 __all__ = ["MAX_QUERY_CHARS", "SORTS", "DocKey", "Document", "DocumentKind", "Facet", "IndexReport", "SearchRequest",
            "SearchResult", "SearchUnavailable", "clean_query", "compare", "current_searcher", "expected_count",
-           "forget_index", "index_rows", "open_index", "rebuild", "register", "remove_ids", "schema_is_current",
+           "forget_index", "generation", "index_rows", "open_index", "rebuild", "register", "remove_ids", "schema_is_current",
            "search", "sync", "version_of"]
-
-
-def __getattr__(name: str):
-    # `FACETS` was the library's facet names when the engine knew the library; portal/library/views.py still
-    # imports it, so it is kept as the facet names of every registered kind.
-    if name == "FACETS":
-        from portal.search import kinds
-
-        names: list[str] = []
-        for kind in kinds.registered():
-            names += [facet.name for facet in kind.facets if facet.name not in names]
-        return tuple(names)
-    raise AttributeError(name)

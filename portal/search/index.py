@@ -67,6 +67,12 @@ def open_index(path: str | None = None):
     return ix
 
 
+def generation() -> int:
+    """The index's current generation: it grows with every commit to the index, from any process (a cheap
+    directory listing, for HTTP validators of pages that show search results)."""
+    return open_index().latest_generation()
+
+
 def current_searcher():
     """A searcher kept for this thread, brought up to date (cheaply, see readers.py) when the index changed."""
     path = index_dir()
