@@ -244,9 +244,12 @@ def test_flask_worker_consumes_the_queue_and_stops_on_sigint(queue_app, tmp_path
     (["PORT=8123", "SITE_URL=https://portal.example.org"], "https://portal.example.org"),
 ])
 def test_make_run_starts_a_worker_and_links_follow_the_port(arguments, site_url):
-    env = {key: value for key, value in os.environ.items() if key not in ("SITE_URL", "PORT", "HOST")}
-    recipe = subprocess.run(["make", "--dry-run", "--always-make", "run", *arguments], cwd=ROOT, env=env,
-                            capture_output=True, text=True, check=True).stdout
+    # Not the settings of a make that runs this suite (`make test`): MAKEFLAGS/MAKELEVEL would add
+    # "Entering directory" lines around the recipe.
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SITE_URL", "PORT", "HOST", "MAKEFLAGS", "MAKELEVEL", "MFLAGS")}
+    recipe = subprocess.run(["make", "--no-print-directory", "--dry-run", "--always-make", "run", *arguments],
+                            cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
     assert f"export SITE_URL='{site_url}'" in recipe
     assert "flask --app app worker & worker=$!" in recipe
     assert "kill -INT $worker" in recipe  # stopped when the server stops
