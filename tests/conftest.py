@@ -9,12 +9,14 @@ import os
 import re
 import shutil
 import tempfile
+import uuid
 from contextlib import contextmanager
 from email import policy
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, make_url, text
+from sqlalchemy.pool import NullPool
 
 from portal import create_app
 from portal.extensions import db
@@ -76,6 +78,28 @@ def unit(app):
         yield
 
 
+@contextmanager
+def throwaway_postgres_database():
+    """A new, empty database on TEST_DATABASE_URL's server, dropped afterwards."""
+    server = make_url(TEST_DATABASE_URL)
+    name = f"portal_migrations_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as error:  # noqa: BLE001  (the role may lack CREATEDB on a developer's server)
+        admin.dispose()
+        if IN_CI:
+            raise
+        pytest.skip(f"cannot create a throwaway database on TEST_DATABASE_URL's server: {error}")
+    try:
+        yield server.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 _schema_ready = set()
 
 
@@ -83,10 +107,10 @@ def _prepare_database(app):
     with unit(app):
         if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
             db.create_all()
-        elif TEST_DATABASE_URL not in _schema_ready:
+        elif app.config["SQLALCHEMY_DATABASE_URI"] not in _schema_ready:
             db.drop_all()
             db.create_all()
-            _schema_ready.add(TEST_DATABASE_URL)
+            _schema_ready.add(app.config["SQLALCHEMY_DATABASE_URI"])
 
 
 def _empty_database(app):

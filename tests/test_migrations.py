@@ -8,44 +8,20 @@ import os
 import re
 import subprocess
 import sys
-import uuid
 from contextlib import contextmanager
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, make_url, text
-from sqlalchemy.pool import NullPool
+from sqlalchemy import inspect, text
 
 from portal import create_app
 from portal.extensions import db
-from tests.conftest import IN_CI, ROOT, TEST_DATABASE_URL, unit
+from tests.conftest import ROOT, TEST_DATABASE_URL, throwaway_postgres_database, unit
 
 MIGRATIONS = str(ROOT / "migrations")
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
-
-
-@contextmanager
-def _throwaway_postgres_database():
-    """A new, empty database on TEST_DATABASE_URL's server, dropped afterwards."""
-    server = make_url(TEST_DATABASE_URL)
-    name = f"portal_migrations_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-    except Exception as error:  # noqa: BLE001  (the role may lack CREATEDB on a developer's server)
-        admin.dispose()
-        if IN_CI:
-            raise
-        pytest.skip(f"cannot create a throwaway database on TEST_DATABASE_URL's server: {error}")
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -53,7 +29,7 @@ def empty_database_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrations.db'}"
     else:
-        with _throwaway_postgres_database() as url:
+        with throwaway_postgres_database() as url:
             yield url
 
 

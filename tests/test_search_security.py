@@ -2,6 +2,7 @@
 the asker may not read, and operator soup that never fails (page, feed, every sort, alerts)."""
 import time
 import tracemalloc
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,7 +15,8 @@ from portal.database import utcnow
 from portal.library import alerts, attachments, services
 from portal.library.search_docs import reads_members_only
 from portal.search import parsing
-from tests.conftest import _empty_database, create_member, login, make_app, unit
+from tests.conftest import (TEST_DATABASE_URL, _empty_database, create_member, login, make_app,
+                            throwaway_postgres_database, unit)
 from tests.library_helpers import library_search, make_resource, result_titles
 
 
@@ -136,13 +138,19 @@ def _answers(result) -> tuple:
 
 @pytest.fixture
 def twin_libraries(tmp_path):
-    """Two libraries made the same way, but in one the members-only text holds the guessed word."""
-    apps = {word: make_app(tmp_path / word) for word in (GUESS, ABSENT)}
-    for word, app in apps.items():
-        _library(app, word)
-    yield apps
-    for app in apps.values():
-        _empty_database(app)
+    """Two libraries made the same way, but in one the members-only text holds the guessed word. Each has a
+    database of its own: a SQLite file, or on PostgreSQL the test database and a throwaway one beside it."""
+    with ExitStack() as stack:
+        second = {} if not TEST_DATABASE_URL else {
+            "SQLALCHEMY_DATABASE_URI": stack.enter_context(throwaway_postgres_database())}
+        apps = {GUESS: make_app(tmp_path / GUESS), ABSENT: make_app(tmp_path / ABSENT, **second)}
+        try:
+            for word, app in apps.items():
+                _library(app, word)
+            yield apps
+        finally:
+            for app in apps.values():
+                _empty_database(app)
 
 
 def test_order_totals_facets_and_suggestions_do_not_depend_on_hidden_text(twin_libraries):
