@@ -270,7 +270,7 @@ def test_the_dashboard_counts_with_the_same_queries_for_n_and_2n_records(app, st
     # Members: staff (and the admin create_member made for them), the admin, 2 verified, 2 unverified.
     assert figures(page) == {"drafts": 2, "in review": 2, "scheduled": 2, "suggestions pending": 2,
                              "members": 7, "with the staff role": 3}
-    assert "(5 verified, 2 unverified)" in page
+    assert "( 5 verified , 2 unverified )" in text_of(page)  # each figure a link to those members
     assert 'href="/staff/resources?status=draft"' in page and 'href="/staff/resources?status=review"' in page
     assert 'href="/staff/suggestions"' in page and 'href="/staff/members"' in page
     scheduled = re.search(r'<ul class="scheduled-list">(.*?)</ul>', page, re.S).group(1)
@@ -284,6 +284,26 @@ def test_the_dashboard_counts_with_the_same_queries_for_n_and_2n_records(app, st
     # Counting is done by the database: no statement loads resources, suggestions or members to count them.
     counting = [s for s in second if "count(" in s.lower()]
     assert len(counting) >= 3
+
+
+def test_the_member_counts_link_to_the_members_they_count(app, admin):
+    admin_client = signed_in_client(app, admin)
+    create_member(app, email="v-1@example.org", name="Vera Verified")
+    create_member(app, email="u-1@example.org", name="Ulla Unconfirmed", verified=False)
+    page = admin_client.get("/staff/").get_data(as_text=True)
+    for show in ("verified", "unverified", "staff"):
+        assert f'href="/staff/members?show={show}"' in page
+
+    def listed(show):
+        html = admin_client.get(f"/staff/members?show={show}").get_data(as_text=True)
+        return {email for email in re.findall(r"[\w.+-]+@example\.org", html)}
+
+    assert listed("unverified") == {"u-1@example.org"}
+    assert "v-1@example.org" in listed("verified") and "u-1@example.org" not in listed("verified")
+    assert listed("staff") == {admin}
+    assert {"v-1@example.org", "u-1@example.org", admin} <= listed("anything-else")  # an unknown filter: everyone
+    page = admin_client.get("/staff/members?show=unverified&q=ulla").get_data(as_text=True)
+    assert "1 member (email not confirmed) match “ulla”." in page
 
 
 def test_staff_who_are_not_admins_see_the_member_counts_without_the_admin_link(app, staff_client):

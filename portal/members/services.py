@@ -358,8 +358,19 @@ def create_admin(*, email: str, password: str, name: str = "Administrator") -> M
     return member
 
 
-def search_members(*, q: str = "", page: int = 1, per_page: int = 50):
+# The member list's filters, as the staff dashboard's counts link to them.
+MEMBER_FILTERS = {
+    "verified": ("Confirmed email", Member.email_verified_at.is_not(None)),
+    "unverified": ("Email not confirmed", Member.email_verified_at.is_(None)),
+    "staff": ("Staff and admins", Member.role.in_(("staff", "admin"))),
+}
+
+
+def search_members(*, q: str = "", show: str | None = None, page: int = 1, per_page: int = 50):
+    """Members by name, email or organisation; `show` is one of MEMBER_FILTERS (anything else: everyone)."""
     query = select(Member).order_by(Member.created_at.desc(), Member.id.desc())
+    if show in MEMBER_FILTERS:
+        query = query.where(MEMBER_FILTERS[show][1])
     q = q.strip()[:100].lower()
     if q:
         query = query.where(or_(Member.email.contains(q, autoescape=True),

@@ -15,11 +15,17 @@ def _query() -> str:
     return request.args.get("q", "")[:100]
 
 
+def _show() -> str | None:
+    show = request.args.get("show", "")
+    return show if show in members.MEMBER_FILTERS else None
+
+
 @bp.route("/members")
 @access("admin")
 def member_list():
-    q = _query()
-    return render_template("members_staff/members.html", q=q, members=members.search_members(q=q, page=page_number()),
+    q, show = _query(), _show()
+    return render_template("members_staff/members.html", q=q, show=show, filters=members.MEMBER_FILTERS,
+                           members=members.search_members(q=q, show=show, page=page_number()),
                            role_form=RoleForm(formdata=None), form=EmptyForm(formdata=None))
 
 
@@ -39,4 +45,4 @@ def set_role(member_id):
         flash_error(error)
     else:
         flash(f"{member.name} is now {'staff' if member.role == 'staff' else 'a member'}.", "success")
-    return redirect(url_for("members_staff.member_list", q=_query() or None))
+    return redirect(url_for("members_staff.member_list", q=_query() or None, show=_show()))
