@@ -27,6 +27,8 @@ BLUEPRINTS = (
     "portal.audit.staff_views",
     "portal.library.views",
     "portal.library.staff_views",
+    "portal.events.views",
+    "portal.events.staff_views",
 )
 
 

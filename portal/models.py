@@ -1,5 +1,7 @@
 """Imports every feature's models so that SQLAlchemy and Alembic see the whole schema."""
 from portal.audit.models import AuditEvent  # noqa: F401
+from portal.events.models import (CalendarFeed, Event, EventResource, Registration, ReminderSent,  # noqa: F401
+                                  Series)
 from portal.jurisdictions.models import Jurisdiction  # noqa: F401
 from portal.library.models import (AlertDelivery, Attachment, AttachmentDownload, Resource,  # noqa: F401
                                    ResourceRevision, SavedSearch, Suggestion)

@@ -1,7 +1,5 @@
 """Resources: writing, the publishing workflow, revisions, what a reader may see, and search."""
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -17,34 +15,13 @@ from portal.extensions import db
 from portal.jurisdictions.services import get_jurisdiction
 from portal.library import search_docs
 from portal.library.models import ACCESS, AUDIENCES, STATUSES, TYPES, Resource, ResourceRevision
+from portal.text import clean_slug, clean_topics, clean_web_address
 
 log = logging.getLogger(__name__)
 
 EDITABLE = ("title", "slug", "summary", "body", "type", "audiences", "topics", "jurisdiction_id", "external_url",
             "author", "access", "members_until", "is_featured", "published_at")
-MAX_TOPICS = 12
-SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESERVED_SLUGS = {"suggest", "saved", "feed", "feeds"}  # addresses of their own under /resources/
-
-
-def slugify(text: str, max_length: int = 120) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    return slug[:max_length].strip("-")
-
-
-def _clean_topics(topics) -> list[str]:
-    if isinstance(topics, str):
-        topics = topics.split(",")
-    cleaned, seen = [], set()
-    for topic in topics or []:
-        topic = " ".join(str(topic).split()).lower()[:60]
-        if topic and topic not in seen:
-            seen.add(topic)
-            cleaned.append(topic)
-    if len(cleaned) > MAX_TOPICS:
-        raise ValidationFailed("topics", f"Use at most {MAX_TOPICS} topics.")
-    return cleaned
 
 
 def _clean(fields: dict) -> dict:
@@ -57,9 +34,7 @@ def _clean(fields: dict) -> dict:
         if len(out["title"]) > 200:
             raise ValidationFailed("title", "Use at most 200 characters for the title.")
     if "slug" in out:
-        out["slug"] = (out["slug"] or "").strip().lower() or slugify(out.get("title", ""))
-        if not SLUG_RE.match(out["slug"]) or len(out["slug"]) > 120:
-            raise ValidationFailed("slug", "Use lower-case letters, digits and single hyphens (at most 120).")
+        out["slug"] = clean_slug(out["slug"], out.get("title", ""))
         if out["slug"] in RESERVED_SLUGS:
             raise ValidationFailed("slug", "That address is reserved; choose another slug.")
     if "type" in out and out["type"] not in TYPES:
@@ -69,13 +44,11 @@ def _clean(fields: dict) -> dict:
         if len(out["audiences"]) != len(set(fields["audiences"] or [])):
             raise ValidationFailed("audiences", "Choose audiences from the list.")
     if "topics" in out:
-        out["topics"] = _clean_topics(out["topics"])
+        out["topics"] = clean_topics(out["topics"])
     if "access" in out and out["access"] not in ACCESS:
         raise ValidationFailed("access", "Choose public or members-only.")
     if "external_url" in out:
-        out["external_url"] = (out["external_url"] or "").strip()
-        if out["external_url"] and not re.match(r"^https?://[^\s/]+\.[^\s]+$", out["external_url"]):
-            raise ValidationFailed("external_url", "Give a full web address starting with https://.")
+        out["external_url"] = clean_web_address(out["external_url"], field="external_url")
     for key in ("summary", "body", "author"):
         if key in out:
             out[key] = (out[key] or "").strip()

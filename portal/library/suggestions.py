@@ -6,7 +6,8 @@ from portal.database import utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.library.models import TYPES, Suggestion
-from portal.library.services import create_resource, get_resource_by_slug, slugify
+from portal.library.services import create_resource, get_resource_by_slug
+from portal.text import slugify
 from portal.mail import send_mail, site_url_for
 from portal.members.services import jurisdiction_fields
 

@@ -48,6 +48,8 @@ class Member(UserMixin, db.Model):
     # A place that is not (yet) in the directory, in the member's words.
     jurisdiction_other: Mapped[str] = mapped_column(String(120), default="")
     wants_alerts: Mapped[bool] = mapped_column(default=False)
+    # The member's IANA time zone ("" = not set): event times are shown in it beside the event's own.
+    timezone: Mapped[str] = mapped_column(String(64), default="", server_default="")
     role: Mapped[str] = mapped_column(String(16), default="member")
     # Part of every session and remember-me cookie: rotated at sign-out and when the password changes or is
     # reset, so every cookie issued before stops working (see members.services.end_sessions).

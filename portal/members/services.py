@@ -2,7 +2,6 @@
 import hashlib
 from datetime import timedelta
 
-from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
@@ -17,22 +16,12 @@ from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
 from portal.members.passwords import hash_password, needs_rehash, password_problem, verify_password
+from portal.text import normalize_email
 from portal.tokens import TokenInvalid, make_token, read_token
 
 VERIFY_MAX_AGE = int(timedelta(hours=48).total_seconds())
 RESET_MAX_AGE = int(timedelta(hours=1).total_seconds())
 PROFILE_FIELDS = ("name", "organisation", "title", "sector", "jurisdiction", "jurisdiction_other", "wants_alerts")
-
-
-def normalize_email(email: str) -> str:
-    try:
-        valid = validate_email(email.strip(), check_deliverability=False)
-    except (EmailNotValidError, UnicodeError) as exc:
-        raise ValidationFailed("email", "Enter a valid email address.") from exc
-    normalized = valid.normalized.lower()
-    if len(normalized) > 254:
-        raise ValidationFailed("email", "That email address is too long.")
-    return normalized
 
 
 def _check_password(password: str, email: str) -> None:

@@ -1,0 +1,60 @@
+"""Cleaning what people type, shared by every feature: slugs, free topic tags, web and email addresses."""
+import re
+import unicodedata
+
+from email_validator import EmailNotValidError, validate_email
+
+from portal.exceptions import ValidationFailed
+
+SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+WEB_ADDRESS_RE = re.compile(r"^https?://[^\s/]+\.[^\s]+$")
+MAX_TOPICS = 12
+
+
+def slugify(text: str, max_length: int = 120) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:max_length].strip("-")
+
+
+def clean_slug(value: str | None, title: str = "", *, field: str = "slug", max_length: int = 120) -> str:
+    """The slug as typed (lower-cased), or one made from the title; raises ValidationFailed when malformed."""
+    slug = (value or "").strip().lower() or slugify(title, max_length)
+    if not SLUG_RE.match(slug) or len(slug) > max_length:
+        raise ValidationFailed(field, f"Use lower-case letters, digits and single hyphens (at most {max_length}).")
+    return slug
+
+
+def clean_topics(topics, *, field: str = "topics") -> list[str]:
+    """Free tags: trimmed, lower-cased, without repeats, at most MAX_TOPICS (a comma-separated string works)."""
+    if isinstance(topics, str):
+        topics = topics.split(",")
+    cleaned, seen = [], set()
+    for topic in topics or []:
+        topic = " ".join(str(topic).split()).lower()[:60]
+        if topic and topic not in seen:
+            seen.add(topic)
+            cleaned.append(topic)
+    if len(cleaned) > MAX_TOPICS:
+        raise ValidationFailed(field, f"Use at most {MAX_TOPICS} topics.")
+    return cleaned
+
+
+def clean_web_address(value: str | None, *, field: str) -> str:
+    """"" or a full http(s) address; raises ValidationFailed otherwise."""
+    address = (value or "").strip()
+    if address and (not WEB_ADDRESS_RE.match(address) or len(address) > 500):
+        raise ValidationFailed(field, "Give a full web address starting with https://.")
+    return address
+
+
+def normalize_email(email: str) -> str:
+    """An address as stored: checked, normalised and lower-cased (the unique keys are case-insensitive)."""
+    try:
+        valid = validate_email(email.strip(), check_deliverability=False)
+    except (EmailNotValidError, UnicodeError) as exc:
+        raise ValidationFailed("email", "Enter a valid email address.") from exc
+    normalized = valid.normalized.lower()
+    if len(normalized) > 254:
+        raise ValidationFailed("email", "That email address is too long.")
+    return normalized
