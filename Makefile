@@ -50,8 +50,10 @@ test: dev-setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Public pages under gunicorn against a bare Flask route (bench/site.py; needs wrk). BENCH_ARGS="--duration 5".
+# Then a burst of registrations and the events feed (bench/events.py). BENCH_EVENTS_ARGS="--members 50".
 bench: setup
 	$(BIN)/python bench/site.py $(BENCH_ARGS)
+	$(BIN)/python bench/events.py $(BENCH_EVENTS_ARGS)
 
 # Debian packages the browser and database tests use (CI runs this; needs root).
 system-deps:

@@ -1,6 +1,7 @@
 """Flask commands: thin wrappers over the services."""
 import logging
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
@@ -9,6 +10,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from portal import mail, queue, search, uow
 from portal.content import load_content
+from portal.events.reminders import send_due_reminders
 from portal.exceptions import ValidationFailed
 from portal.library.alerts import send_alerts
 from portal.members.services import create_admin
@@ -17,6 +19,7 @@ content_cli = AppGroup("content", help="Load the site's default content.")
 members_cli = AppGroup("members", help="Manage member accounts.")
 search_cli = AppGroup("search", help="The search index: rebuild, sync, check.")
 alerts_cli = AppGroup("alerts", help="New-resource alerts.")
+events_cli = AppGroup("events", help="Webinars: reminders.")
 
 
 @content_cli.command("load")
@@ -100,6 +103,31 @@ def alerts_send():
     click.echo(f"Sent {sent} digest{'' if sent == 1 else 's'}.")
 
 
+class InstantType(click.ParamType):
+    """An ISO 8601 date and time; without an offset it is taken as UTC."""
+
+    name = "instant"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, datetime):
+            return value
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 date and time, like 2027-03-14T15:00:00+00:00.", param, ctx)
+        return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+
+
+@events_cli.command("remind")
+@click.option("--now", type=InstantType(), default=None,
+              help="Send what is due at this time instead of the current one (ISO 8601; UTC without an offset).")
+def events_remind(now):
+    """Mail the webinar reminders due 24 hours and 1 hour before each start; each goes out once, however
+    often (or in however many processes at once) this runs."""
+    sent = send_due_reminders(now)
+    click.echo(f"Sent {sent} reminder{'' if sent == 1 else 's'}.")
+
+
 @click.command("worker")
 @click.option("--threads", default=2, show_default=True, type=click.IntRange(1, 64),
               help="Tasks run at the same time.")
@@ -152,5 +180,5 @@ def mail_resend():
 
 
 def register_cli(app: Flask) -> None:
-    for group in (content_cli, members_cli, search_cli, alerts_cli, mail_cli, worker):
+    for group in (content_cli, members_cli, search_cli, alerts_cli, events_cli, mail_cli, worker):
         app.cli.add_command(group)

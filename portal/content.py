@@ -3,11 +3,14 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import frontmatter
 import yaml
 
 from portal import uow
+from portal.events import services as events
 from portal.exceptions import ValidationFailed
 from portal.jurisdictions.services import save_jurisdiction
 from portal.library.attachments import attach_file, remove_attachment
@@ -136,9 +139,133 @@ def load_resources(folder: Path, report: LoadReport) -> None:
         (report.created_or_updated if changed else report.unchanged).append(f"resources/{path.name}")
 
 
-# Each loader takes the content folder, in dependency order (resources name jurisdictions), and stops at
-# its first file with an error.
-LOADERS = [load_pages, load_jurisdictions, load_resources]
+def load_series(folder: Path, report: LoadReport) -> None:
+    for path in sorted((folder / "events" / "series").glob("*.md")):
+        name = f"events/series/{path.name}"
+        try:
+            post = _read(path)
+            _, changed = events.save_series(slug=str(post.get("slug") or path.stem), title=str(post.get("title", "")),
+                                            summary=post.content)
+        except ValidationFailed as error:
+            report.errors.append(f"{name}: {error.message}")
+            return
+        (report.created_or_updated if changed else report.unchanged).append(name)
+
+
+EVENT_KEYS = {"title", "slug", "series", "starts", "ends", "timezone", "capacity", "registration", "opens", "closes",
+              "join_url", "recording_url", "slides", "resources", "status", "audiences", "topics", "speakers"}
+# The service's field names as the front matter spells them, so an error names the key to fix.
+FRONT_MATTER_NAMES = {"starts_at": "starts", "ends_at": "ends", "registration_opens_at": "opens",
+                      "registration_closes_at": "closes", "slides_id": "slides"}
+# Reserved for examples (RFC 2606): the default content has no real recording or joining addresses.
+EXAMPLE_HOSTS = ("example.org", "example.com", "example.net")
+
+
+def _local_time(post, key: str, zone: str, *, required: bool = False):
+    """A local wall time in `zone` (`2027-02-10T13:00:00`, no offset: `timezone` says where) as aware UTC."""
+    value = post.get(key)
+    if value in (None, ""):
+        if required:
+            raise ValidationFailed(key, "required: a local time like 2027-02-10T13:00:00")
+        return None
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.strip())
+        except ValueError as exc:
+            raise ValidationFailed(key, "give a local time like 2027-02-10T13:00:00") from exc
+    if not isinstance(value, datetime):  # YAML reads a bare date as a date
+        raise ValidationFailed(key, "give a time of day too, like 2027-02-10T13:00:00")
+    if value.tzinfo is not None:
+        raise ValidationFailed(key, "give the local time without an offset: timezone says which zone")
+    utc = events.local_to_utc(value, zone)
+    # A time skipped when the clocks go forward would silently become another hour.
+    if utc.astimezone(ZoneInfo(zone)).replace(tzinfo=None) != value:
+        raise ValidationFailed(key, f"{value:%Y-%m-%d %H:%M} does not exist in {zone} (the clocks change)")
+    return utc
+
+
+def _address(post, key: str, stored: str) -> str | None:
+    """The address to save, or None to keep the stored one. Staff add the real joining and recording addresses on
+    the site: a load fills an empty one or replaces an example one, and never overwrites an address staff set."""
+    wanted = str(post.get(key) or "").strip()
+    if not wanted or (stored and not is_example_address(stored)):
+        return None
+    return wanted
+
+
+def is_example_address(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    return any(host == name or host.endswith("." + name) for name in EXAMPLE_HOSTS)
+
+
+def _event_fields(post, path: Path, event) -> dict:
+    unknown = sorted(set(post.metadata) - EVENT_KEYS)
+    if unknown:
+        raise ValidationFailed(None, f"unknown front matter {', '.join(unknown)} "
+                                     f"(known: {', '.join(sorted(EVENT_KEYS))})")
+    if not post.get("timezone"):
+        raise ValidationFailed("timezone", "required: an IANA name like America/Chicago")
+    zone = events.check_timezone(str(post["timezone"]))
+    speakers = post.get("speakers") or []
+    if not isinstance(speakers, list):
+        raise ValidationFailed("speakers", "speakers must be a list of {name, title, organisation}")
+    fields = dict(
+        title=str(post.get("title", "")), slug=str(post.get("slug") or path.stem), series=post.get("series") or None,
+        description=post.content, starts_at=_local_time(post, "starts", zone, required=True),
+        ends_at=_local_time(post, "ends", zone, required=True), timezone=zone,
+        registration_opens_at=_local_time(post, "opens", zone),
+        registration_closes_at=_local_time(post, "closes", zone),
+        capacity=post.get("capacity"), registration=str(post.get("registration") or "members"),
+        slides=post.get("slides") or None, resources=_as_list(post.get("resources")),
+        audiences=_as_list(post.get("audiences")), topics=_as_list(post.get("topics")), speakers=speakers,
+    )
+    for key in ("join_url", "recording_url"):
+        address = _address(post, key, getattr(event, key) if event else "")
+        if address is not None:
+            fields[key] = address
+    return fields
+
+
+def _event_state(event) -> tuple:
+    return (*(getattr(event, key) for key in events.EDITABLE), [link.resource_id for link in event.resource_links],
+            event.status)
+
+
+def _load_event(post, path: Path) -> bool:
+    """Create or update the event from its file; True when anything changed."""
+    status = str(post.get("status") or "scheduled")
+    if status not in ("scheduled", "cancelled"):
+        raise ValidationFailed("status", "status must be scheduled or cancelled")
+    slug = str(post.get("slug") or path.stem)
+    event = events.get_event(slug)
+    fields = _event_fields(post, path, event)
+    if event is None:
+        event, before = events.create_event(actor=None, **fields), None
+    else:
+        before = _event_state(event)
+        events.update_event(event, actor=None, **fields)
+    # A cancellation stands: its registrants were told, so a file saying "scheduled" does not reopen the event.
+    if status == "cancelled":
+        events.cancel_event(event, actor=None)
+    return before != _event_state(event)
+
+
+def load_events(folder: Path, report: LoadReport) -> None:
+    for path in sorted((folder / "events").glob("*.md")):
+        name = f"events/{path.name}"
+        try:
+            post = _read(path)
+            changed = _load_event(post, path)
+        except ValidationFailed as error:
+            key = FRONT_MATTER_NAMES.get(error.field, error.field)
+            report.errors.append(f"{name}: {key + ': ' if key else ''}{error.message}")
+            return
+        (report.created_or_updated if changed else report.unchanged).append(name)
+
+
+# Each loader takes the content folder, in dependency order (resources name jurisdictions; events name series
+# and resources), and stops at its first file with an error.
+LOADERS = [load_pages, load_jurisdictions, load_resources, load_series, load_events]
 
 
 def load_content(folder: Path) -> LoadReport:

@@ -36,7 +36,9 @@ PRIVATE = "private, no-store"
 PAGE_CACHE_SIZE = 256     # rendered pages kept per process (LRU); a page is ~30 KB, so ~8 MB at most
 VALIDATOR_REUSE_SECONDS = 1
 MAX_VALIDATORS = 4096
-_CACHEABLE_TYPES = {"text/html", "application/atom+xml", "application/xml", "text/plain"}
+_CACHEABLE_TYPES = {"text/html", "application/atom+xml", "application/xml", "text/plain", "text/calendar"}
+# Headers a kept page carries besides its type (a calendar file keeps its file name).
+_KEPT_HEADERS = ("Content-Disposition",)
 
 
 @dataclass(frozen=True)
@@ -221,8 +223,8 @@ def register_http_cache(app: Flask) -> None:
         page = cache.get((request.url, etag))
         if page is not None:
             g.http_page_from_cache = True
-            body, status, mimetype = page
-            return Response(body, status=status, mimetype=mimetype)
+            body, status, mimetype, headers = page
+            return Response(body, status=status, mimetype=mimetype, headers=headers)
         return None
 
     @app.after_request
@@ -242,7 +244,8 @@ def register_http_cache(app: Flask) -> None:
         response.vary.add("Cookie")  # signed in, the same address answers differently
         if response.status_code == 200 and not g.get("http_page_from_cache") and not response.is_streamed \
                 and not response.direct_passthrough and response.mimetype in _CACHEABLE_TYPES:
-            cache.put((request.url, etag), (response.get_data(), response.status_code, response.mimetype))
+            kept = {name: response.headers[name] for name in _KEPT_HEADERS if name in response.headers}
+            cache.put((request.url, etag), (response.get_data(), response.status_code, response.mimetype, kept))
         return response
 
 

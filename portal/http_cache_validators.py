@@ -1,9 +1,11 @@
 """What each public page shows, as one aggregate query: the validators behind its ETag (portal/http_cache.py).
 
 A validator must change whenever the page an anonymous visitor gets would change:
-- an edit: `updated_at` of every table the page reads (resources, jurisdictions, pages), and row counts;
-- time: the next moment a scheduled resource becomes visible and the next day a members-only resource
-  opens to everyone are part of the validator, so it changes when that moment passes;
+- an edit: `updated_at` of every table the page reads (resources, jurisdictions, pages, events, series,
+  registrations), and row counts;
+- time: the next moment a scheduled resource becomes visible, the next day a members-only resource
+  opens to everyone, and the next start, end or registration window of an event are part of the
+  validator, so it changes when that moment passes;
 - anything a page shows that is not listed here (a later feature on the home page): the minute, so such
   a change shows within SAFETY_SECONDS; for search pages also the index's generation, and a shorter bucket
   (INDEX_SECONDS) for the moment between a commit and its index update.
@@ -42,10 +44,32 @@ _LIBRARY = ("(SELECT count(*) FROM resources) AS resources, "
 _JURISDICTIONS = ("(SELECT count(*) FROM jurisdictions) AS jurisdictions, "
                   "(SELECT max(updated_at) FROM jurisdictions) AS jurisdictions_updated")
 _PAGE = "(SELECT updated_at FROM pages WHERE slug = :page) AS page"
+# The events pages: any edit or cancellation (updated_at, count), and the next moment anything an event shows
+# turns over: a start (registration closes, the home page moves on), an end (upcoming becomes past), a
+# registration window opening or closing.
+_EVENTS = ("(SELECT count(*) FROM events) AS events, "
+           "(SELECT max(updated_at) FROM events) AS events_updated, "
+           "(SELECT min(starts_at) FROM events WHERE starts_at > :now) AS next_start, "
+           "(SELECT min(ends_at) FROM events WHERE ends_at > :now) AS next_end, "
+           "(SELECT min(registration_opens_at) FROM events WHERE registration_opens_at > :now) AS next_opening, "
+           "(SELECT min(registration_closes_at) FROM events WHERE registration_closes_at > :now) AS next_closing")
+_SERIES = ("(SELECT count(*) FROM event_series) AS series, "
+           "(SELECT max(updated_at) FROM event_series) AS series_updated")
+# Seats left: taking a seat leaves the event's updated_at alone (events.services._take_seat), but every
+# registration row is written (created, or its status moved with a new updated_at) and a deleted account
+# deletes its rows, so the count and the newest update follow every change of a seat count.
+_SEATS = ("(SELECT count(*) FROM event_registrations) AS registrations, "
+          "(SELECT max(updated_at) FROM event_registrations) AS registrations_updated")
 _DATES = {"now": UTCDateTime(), "today": Date()}
 _RESULTS = {"updated": UTCDateTime(), "newest": UTCDateTime(), "scheduled": UTCDateTime(), "opens": Date(),
             "jurisdictions_updated": UTCDateTime(), "page": UTCDateTime(), "resource_updated": UTCDateTime(),
-            "published_at": UTCDateTime(), "members_until": Date(), "jurisdiction_updated": UTCDateTime()}
+            "published_at": UTCDateTime(), "members_until": Date(), "jurisdiction_updated": UTCDateTime(),
+            "events_updated": UTCDateTime(), "next_start": UTCDateTime(), "next_end": UTCDateTime(),
+            "next_opening": UTCDateTime(), "next_closing": UTCDateTime(), "series_updated": UTCDateTime(),
+            "registrations_updated": UTCDateTime(), "event_updated": UTCDateTime(), "starts_at": UTCDateTime(),
+            "ends_at": UTCDateTime(), "opening_at": UTCDateTime(), "closing_at": UTCDateTime(),
+            "own_series_updated": UTCDateTime(), "linked_updated": UTCDateTime(),
+            "event_seats_updated": UTCDateTime()}
 
 
 @lru_cache(maxsize=None)
@@ -71,7 +95,10 @@ def _newest(*moments) -> datetime | None:
 
 @validates("public.home")
 def home(view_args: dict, now: datetime) -> Validator:
-    row = _row(f"SELECT {_LIBRARY}, {_JURISDICTIONS}, {_PAGE}", page="home", **_dates(now))
+    # The next events: which three come next changes with an edit, a new event or a start (next_start); their
+    # cards show the seats left.
+    row = _row(f"SELECT {_LIBRARY}, {_JURISDICTIONS}, {_PAGE}, {_EVENTS}, {_SERIES}, {_SEATS}", page="home",
+               **_dates(now))
     return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)))
 
 
@@ -89,11 +116,56 @@ def library_search(view_args: dict, now: datetime) -> Validator:
     return Validator((*row, search.generation(), now.date(), _bucket(now, INDEX_SECONDS)))
 
 
-@validates("library.feed", "public.sitemap")
+@validates("library.feed")
 def library_listing(view_args: dict, now: datetime) -> Validator:
     row = _row(f"SELECT {_LIBRARY}", **_dates(now))
     # The feed's entries carry their published and updated dates: the newest of both is the feed's date.
     return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)), last_modified=_newest(row.updated, row.newest))
+
+
+@validates("public.sitemap")
+def sitemap(view_args: dict, now: datetime) -> Validator:
+    # The library's pages, and every event and series page (an event added, cancelled or renamed).
+    row = _row(f"SELECT {_LIBRARY}, {_EVENTS}, {_SERIES}", **_dates(now))
+    return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)),
+                     last_modified=_newest(row.updated, row.newest, row.events_updated, row.series_updated))
+
+
+@validates("events.index", "events.series", "events.feed_ics")
+def event_listing(view_args: dict, now: datetime) -> Validator:
+    """The list, a series page and the public feed: any event, series or seat count. A series page is
+    validated by every event, not only its own: one query for all of them, and a change elsewhere only costs
+    a render."""
+    row = _row(f"SELECT {_EVENTS}, {_SERIES}, {_SEATS}", **_dates(now))
+    return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)))
+
+
+_EVENT = ("SELECT e.id, e.updated_at AS event_updated, e.status, e.sequence, e.registered_count, "
+          "e.starts_at AS starts_at, e.ends_at AS ends_at, e.registration_opens_at AS opening_at, "
+          "e.registration_closes_at AS closing_at, "
+          "(SELECT count(*) FROM event_registrations g WHERE g.event_id = e.id) AS event_registrations, "
+          "(SELECT max(g.updated_at) FROM event_registrations g WHERE g.event_id = e.id) AS event_seats_updated, "
+          "(SELECT s.updated_at FROM event_series s WHERE s.id = e.series_id) AS own_series_updated, "
+          # Slides and related resources: the links are replaced as a whole (new ids) when they change.
+          "(SELECT count(*) FROM event_resources l WHERE l.event_id = e.id) AS links, "
+          "(SELECT max(l.id) FROM event_resources l WHERE l.event_id = e.id) AS last_link, "
+          "(SELECT max(r.updated_at) FROM resources r WHERE r.id = e.slides_id "
+          "OR r.id IN (SELECT l.resource_id FROM event_resources l WHERE l.event_id = e.id)) AS linked_updated "
+          "FROM events e WHERE e.slug = :slug")
+
+
+@validates("events.detail", "events.event_ics")
+def event_page(view_args: dict, now: datetime) -> Validator | None:
+    """One event as an anonymous visitor reads it (signed-in readers are never validated: their page shows
+    their own place, and for a seat holder the join link)."""
+    row = _row(_EVENT, slug=str(view_args.get("slug", "")))
+    if row is None:
+        return None  # the view answers 404
+    # Where the event stands now: registration not yet open, open, closed, started, ended.
+    moments = tuple(moment is not None and moment <= now
+                    for moment in (row.opening_at, row.closing_at, row.starts_at, row.ends_at))
+    # No Last-Modified: a seat taken or a moment passed changes the page without changing any date in the row.
+    return Validator((*row, *moments, now.date(), _bucket(now, SAFETY_SECONDS)))
 
 
 _RESOURCE = ("SELECT r.id, r.updated_at AS resource_updated, r.status, r.published_at AS published_at, r.access, "

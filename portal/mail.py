@@ -35,7 +35,9 @@ def site_url_for(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-def build_message(*, to: str, subject: str, template: str, **context) -> EmailMessage:
+def build_message(*, to: str, subject: str, template: str, attachments=(), **context) -> EmailMessage:
+    """Both parts rendered from mail/<template>.txt and .html; `attachments` are (filename, mimetype, bytes),
+    the mimetype optionally with parameters ("text/calendar; method=CANCEL")."""
     config = current_app.config
     context.setdefault("site_url", config["SITE_URL"])
     message = EmailMessage()
@@ -46,7 +48,22 @@ def build_message(*, to: str, subject: str, template: str, **context) -> EmailMe
     message["Message-ID"] = make_msgid(domain="12millioncalls.local")
     message.set_content(render_template(f"mail/{template}.txt", **context))
     message.add_alternative(render_template(f"mail/{template}.html", **context), subtype="html")
+    for filename, mimetype, data in attachments:
+        _attach(message, filename, mimetype, data)
     return message
+
+
+def _attach(message: EmailMessage, filename: str, mimetype: str, data: bytes) -> None:
+    kind, _, parameters = mimetype.partition(";")
+    maintype, _, subtype = kind.strip().partition("/")
+    params = {}
+    for parameter in parameters.split(";"):
+        name, _, value = parameter.partition("=")
+        if name.strip():
+            params[name.strip()] = value.strip()
+    if maintype == "text":  # a reader decodes the bytes as this says (calendar files carry UTF-8 titles)
+        params.setdefault("charset", "utf-8")
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename, params=params)
 
 
 def outbox_dir() -> Path:
@@ -124,10 +141,10 @@ def deliver(message: EmailMessage) -> None:
         _write_eml(outbox_dir(), message)
 
 
-def send_mail(*, to: str, subject: str, template: str, **context) -> None:
+def send_mail(*, to: str, subject: str, template: str, attachments=(), **context) -> None:
     """Render the message now (inside the unit, while its rows are at hand); deliver it after the commit
-    (at once outside any unit of work)."""
-    message = build_message(to=to, subject=subject, template=template, **context)
+    (at once outside any unit of work). `attachments`: (filename, mimetype, bytes), as build_message takes them."""
+    message = build_message(to=to, subject=subject, template=template, attachments=attachments, **context)
     queue.when_committed(lambda: deliver(message))
 
 

@@ -46,6 +46,7 @@ TASK_MODULES = (
     "portal.mail",
     "portal.members.tasks",
     "portal.library.tasks",
+    "portal.events.tasks",
 )
 _EXTENSION = "portal.queue"
 

@@ -297,6 +297,22 @@ def admin(app):
     return "admin@example.org"
 
 
+def create_event(app, *, title="Triage of welfare checks", days_ahead: float = 7, hours: float = 1,
+                 timezone="America/Chicago", **fields) -> str:
+    """An event made through the services, starting `days_ahead` days from now (on the minute); returns its
+    slug. Other fields as events.services.create_event takes them (capacity, registration, join_url, ...)."""
+    from datetime import timedelta
+
+    from portal.database import utcnow
+    from portal.events import services as events
+
+    start = (utcnow() + timedelta(days=days_ahead)).replace(second=0, microsecond=0)
+    with unit(app):
+        event = events.create_event(actor=None, title=title, starts_at=start, ends_at=start + timedelta(hours=hours),
+                                    timezone=timezone, **fields)
+        return event.slug
+
+
 # --- browser -------------------------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

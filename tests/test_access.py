@@ -33,7 +33,12 @@ ROLES = {
 SAMPLE_ARGUMENTS = {
     "token": lambda samples: "not-a-real-token",
     "member_id": lambda samples: samples.target_member(),
-    "slug": lambda samples: samples.resource()["slug"],
+    # One slug for a resource, an event and a series, so every route taking a slug reaches a real row.
+    "slug": lambda samples: samples.event()["slug"],
+    "event_id": lambda samples: samples.event()["id"],
+    "key": lambda samples: samples.event()["key"],
+    "registration_id": lambda samples: samples.event()["registration_id"],
+    "secret": lambda samples: samples.event()["secret"],
     "resource_id": lambda samples: samples.resource()["id"],
     "file_id": lambda samples: samples.attachment(),
     "saved_id": lambda samples: samples.saved_search(),
@@ -81,6 +86,26 @@ class Samples:
                                    publish_at=utcnow() - timedelta(minutes=5))
             return {"id": resource.id, "slug": resource.slug}
         return self._once("_resource", make)
+
+    def event(self) -> dict:
+        """An upcoming event (with a series) whose slug is the sample resource's, held by the target member."""
+        # The rows it builds on are made first, each in its own unit of work (units do not nest here).
+        slug, target_id = self.resource()["slug"], self.target_member()
+
+        def make():
+            from portal.events import registrations, services as events
+
+            events.save_series(slug=slug, title="Access test series")
+            start = (utcnow() + timedelta(days=7)).replace(microsecond=0)
+            event = events.create_event(actor=None, title="Access test webinar", slug=slug, series=slug,
+                                        starts_at=start, ends_at=start + timedelta(hours=1),
+                                        timezone="America/Chicago", capacity=5,
+                                        join_url="https://example.org/join/access-test")
+            target = db.session.get(Member, target_id)
+            registration = registrations.register(event, member=target)
+            return {"id": event.id, "slug": slug, "key": registration.key, "registration_id": registration.id,
+                    "secret": registrations.calendar_feed(target).secret}
+        return self._once("_event", make)
 
     def attachment(self) -> int:
         def make():

@@ -49,10 +49,24 @@ FIGURE = re.compile(r"\b\d{1,3}(?:,\d{3})+\b|\b\d+ percent\b|\b\d+ million\b", r
 _md = MarkdownIt("commonmark")
 
 
-def _texts(path):
-    """The prose of a content file: its body and every string in its front matter."""
+def _strings(value):
+    """Every string in a front matter value, nested ones too (an event's speakers)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def _texts(path, *, nested: bool = False):
+    """The prose of a content file: its body and every string in its front matter (with `nested`, the strings
+    inside its lists and mappings too: topics, an event's speakers)."""
     post = frontmatter.load(path)
-    return [post.content, *(str(value) for value in post.metadata.values() if isinstance(value, str))]
+    values = post.metadata.values()
+    return [post.content, *(_strings(list(values)) if nested else (v for v in values if isinstance(v, str)))]
 
 
 def _blocks(markdown: str, *, headings: bool = True):
@@ -71,7 +85,7 @@ def _links(path):
 
 def test_content_has_files_of_every_kind():
     kinds = {path.parent.name for path in MARKDOWN_FILES}
-    assert {"pages", "resources", "jurisdictions", "overview"} <= kinds
+    assert {"pages", "resources", "jurisdictions", "overview", "events", "series"} <= kinds
 
 
 @pytest.mark.parametrize("path", MARKDOWN_FILES, ids=lambda p: str(p.relative_to(CONTENT)))
@@ -83,9 +97,66 @@ def test_every_outside_link_goes_to_a_page_never_a_home_page(path):
     urls = set(re.findall(r"https?://[^\s)\]>\"']+", raw)) | {h for h in _links(path) if "://" in h}
     for url in urls - {COMMUNITY_OF_PRACTICE}:
         parts = urlsplit(url)
+        if _is_example(url):
+            continue  # only an event's recording or joining address may be one: checked below
         assert parts.scheme == "https", f"{path.name}: {url} is not https"
         assert parts.path not in ("", "/"), f"{path.name}: {url} is a site's home page, not the source page"
         assert not re.fullmatch(r"p=\d+", parts.query), f"{path.name}: {url} is a shortlink, not the page's address"
+
+
+# The default content has no real recording or joining addresses; an example one (RFC 2606) says so.
+EXAMPLE_HOSTS = {"example.org", "example.com", "example.net"}
+EVENT_FILES = sorted((CONTENT / "events").glob("*.md"))
+
+
+def _is_example(url):
+    host = urlsplit(url).hostname or ""
+    return any(host == name or host.endswith("." + name) for name in EXAMPLE_HOSTS)
+
+
+@pytest.mark.parametrize("path", MARKDOWN_FILES, ids=lambda p: str(p.relative_to(CONTENT)))
+def test_example_addresses_are_only_an_events_recording_or_joining_address(path):
+    raw = path.read_text()
+    urls = set(re.findall(r"https?://[^\s)\]>\"']+", raw)) | {h for h in _links(path) if "://" in h}
+    examples = {url for url in urls if _is_example(url)}
+    post = frontmatter.load(path)
+    allowed = {post.get(key) for key in ("join_url", "recording_url")} if path in EVENT_FILES else set()
+    assert examples <= allowed, f"{path.name}: example addresses outside join_url/recording_url: {examples - allowed}"
+    if examples:
+        # A reader must not take it for a real recording.
+        assert "is an example address (example.org), not a real recording" in post.content, path.name
+
+
+# An event that describes a partner program links every source PRODUCT.md gives for it.
+PROGRAM_NAMES = {
+    "minneapolis-behavioral-crisis-response": "Behavioral Crisis Response",
+    "denver-star": "Support Team Assisted Response",
+    "san-francisco-street-crisis-response": "Street Crisis Response Team",
+    "chicago-care": "Crisis Assistance Response and Engagement",
+    "tucson-community-safety": "Tucson's Community Safety Response and Service Portfolio",
+}
+
+
+@pytest.mark.parametrize("path", EVENT_FILES, ids=lambda p: p.name)
+def test_events_about_a_partner_program_link_its_sources(path):
+    post = frontmatter.load(path)
+    links = _links(path)
+    for slug, name in PROGRAM_NAMES.items():
+        if name in post.content:
+            for source in PROGRAM_SOURCES[slug]:
+                assert source in links, f"{path.name} describes {name} without {source}"
+            assert f"/resources/{slug}" in links, f"{path.name} does not link the {name} program model"
+
+
+@pytest.mark.parametrize("path", EVENT_FILES, ids=lambda p: p.name)
+def test_events_name_no_person_and_no_attendance(path):
+    """No real person's name may be invented: speakers are the initiative's teams."""
+    post = frontmatter.load(path)
+    assert post["speakers"]
+    for speaker in post["speakers"]:
+        assert speaker["name"].endswith("team"), speaker
+        assert speaker["organisation"] == "Policing Project at NYU School of Law", speaker
+    assert not re.search(r"\b(attend(ed|ees|ance)|participants|registrants)\b", post.content, re.I), path.name
 
 
 @pytest.mark.parametrize("path", MARKDOWN_FILES, ids=lambda p: str(p.relative_to(CONTENT)))
@@ -105,7 +176,7 @@ def test_every_figure_has_a_source_beside_it(path):
 def test_no_figure_appears_that_the_brief_does_not_state():
     unstated = {}
     for path in MARKDOWN_FILES:
-        for text in _texts(path):
+        for text in _texts(path, nested=True):
             prose = re.sub(r"\]\([^)]*\)", "]", text)  # link targets are addresses, not figures
             prose = re.sub(r"^\s*\d+\.\s", "", prose, flags=re.M)  # ordered-list markers
             for number in re.findall(r"(?<!\w)(?:\d[\d,]*\d|\d)(?!\w)", prose):

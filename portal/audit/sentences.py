@@ -12,6 +12,7 @@ from flask import url_for
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from portal.events.models import Event
 from portal.extensions import db
 from portal.library.models import Resource, Suggestion
 from portal.members.models import Member
@@ -19,7 +20,11 @@ from portal.members.models import Member
 _SUBJECT = re.compile(r"^(?P<kind>[a-z_]+) (?:#(?P<number>\d+)|(?P<slug>\S+))$")
 
 FIELD_WORDS = {"published_at": "publish date", "members_until": "members-only date", "is_featured": "featuring",
-               "jurisdiction_id": "jurisdiction", "external_url": "external link"}
+               "jurisdiction_id": "jurisdiction", "external_url": "external link",
+               "starts_at": "start", "ends_at": "end", "timezone": "time zone",
+               "registration_opens_at": "registration opening", "registration_closes_at": "registration closing",
+               "has_waitlist": "waiting list", "registration": "who may register", "join_url": "join link",
+               "recording_url": "recording", "slides_id": "slides", "series_id": "series"}
 
 
 @dataclass
@@ -70,6 +75,29 @@ def _edited(actor, subject, details):
     return Markup("%s edited the resource %s") % (actor, subject)
 
 
+def _event_edited(actor, subject, details):
+    fields = _fields(details)
+    if fields:
+        return Markup("%s changed the %s of the event %s") % (actor, fields, subject)
+    return Markup("%s edited the event %s") % (actor, subject)
+
+
+def _count(details, key: str, word: str, plural: str = "") -> str:
+    """"3 registrants" from the event's details; a count that is missing or not a number reads "some"."""
+    plural = plural or word + "s"
+    number = details.get(key)
+    if isinstance(number, bool) or not isinstance(number, int):
+        return f"some {plural}"
+    return f"{number} {word if number == 1 else plural}"
+
+
+def _messaged(actor, subject, details):
+    said = Markup("%s wrote to %s of the event %s") % (actor, _count(details, "recipients", "registrant"), subject)
+    if details.get("message_subject"):
+        said += Markup(": “%s”") % details["message_subject"]
+    return said
+
+
 # action -> sentence(actor html, subject html, details): each action of the site said in words.
 SENTENCES = {
     "member.email_verified": lambda a, s, d: Markup("%s confirmed their email address") % a,
@@ -93,6 +121,16 @@ SENTENCES = {
     "suggestion.submitted": lambda a, s, d: Markup("%s suggested the resource %s") % (a, s),
     "suggestion.accepted": lambda a, s, d: Markup("%s accepted the suggestion %s as a draft") % (a, s),
     "suggestion.declined": lambda a, s, d: Markup("%s declined the suggestion %s") % (a, s),
+    "event.created": lambda a, s, d: Markup("%s scheduled the event %s") % (a, s),
+    "event.updated": _event_edited,
+    "event.cancelled": lambda a, s, d: Markup("%s cancelled the event %s") % (a, s),
+    "event.attendance": lambda a, s, d: Markup("%s marked attendance at the event %s: %s attended") % (
+        a, s, _count(d, "attended", "person", "people")),
+    "event.messaged": _messaged,
+    "event.registration_cancelled": lambda a, s, d: Markup("%s cancelled a registration (#%s) for the event %s")
+    % (a, d.get("registration", "?"), s),
+    "event.calendar_reset": lambda a, s, d: Markup("%s reset their private calendar address") % a,
+    "event.series_saved": lambda a, s, d: Markup("%s saved the webinar series %s") % (a, s),
 }
 
 
@@ -148,7 +186,14 @@ def _suggestions(keys, viewer) -> dict:
     return found
 
 
-LOADERS = {"member": _members, "resource": _resources, "suggestion": _suggestions}
+def _events(keys, viewer) -> dict:
+    slugs = [key for key in keys if isinstance(key, str)]
+    rows = db.session.execute(select(Event.id, Event.slug, Event.title)
+                              .where(Event.slug.in_(slugs))) if slugs else ()
+    return {slug: Subject("event", title, url_for("events_staff.edit", event_id=id_)) for id_, slug, title in rows}
+
+
+LOADERS = {"member": _members, "resource": _resources, "suggestion": _suggestions, "event": _events}
 
 
 def _gone(kind: str, key, text: str) -> Subject:
@@ -159,6 +204,8 @@ def _gone(kind: str, key, text: str) -> Subject:
         return Subject("resource", str(key))
     if kind == "suggestion":
         return Subject("suggestion", f"#{key}")
+    if kind == "event":
+        return Subject("event", str(key))
     return Subject(kind, text)
 
 
@@ -181,11 +228,14 @@ def describe_events(events, *, viewer=None) -> list[Sentence]:
     sentences = []
     for event in events:
         subject_key = parsed[event.id]
+        say = SENTENCES.get(event.action)
         if subject_key is None:
             subject = Subject("", event.subject)
         else:
             kind, key = subject_key
-            subject = loaded.get(kind, {}).get(key) or _gone(kind, key, event.subject)
-        say = SENTENCES.get(event.action) or _fallback(event.action)
+            # An action with no sentence of its own does not name the kind: a gone subject keeps its whole text.
+            subject = loaded.get(kind, {}).get(key) or (_gone(kind, key, event.subject) if say is not None
+                                                        else Subject("", event.subject))
+        say = say or _fallback(event.action)
         sentences.append(Sentence(event, say(_actor(event), subject.html(), event.details or {})))
     return sentences

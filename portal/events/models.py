@@ -17,6 +17,7 @@ REGISTRATION = {"members": "Members of the community of practice", "anyone": "An
 # A registration is "registered" (holds a seat), "waitlisted" (in line for one) or "cancelled".
 REGISTRATION_STATUSES = ("registered", "waitlisted", "cancelled")
 REMINDERS = {"day": 24 * 3600, "hour": 3600}  # kind -> seconds before the start
+GUEST_LINK_MAX_AGE = 3 * 24 * 3600  # seconds a guest's mailed confirmation link works
 
 
 def new_key() -> str:

@@ -6,6 +6,9 @@ public; its body and its files' text go in the public `body` field, or, while th
 members-only, in the `restricted` field that only members with a confirmed email search. Early access
 ends by date: the document's version records whether it was indexed as members-only, so sync re-indexes
 it as public on the day.
+
+The library's search also lists past webinars with a recording (`portal/events/search_docs.py`, the "event"
+kind, whose facets are declared as these), as the "webinar" type; its feeds and alerts stay resources only.
 """
 from datetime import datetime, timedelta
 
@@ -13,11 +16,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from portal import search
+from portal.events import search_docs as event_docs
 from portal.extensions import db
 from portal.library.models import Resource, members_only_now
 from portal.markdown import markdown_to_text
 
 KIND = "resource"
+WITH_WEBINARS = (KIND, event_docs.KIND)  # what the library's search page lists
 FACET_NAMES = ("type", "audience", "topic", "jurisdiction", "year")
 # A resource due within this margin is indexed at once rather than by the next sync (a "publish now" a
 # moment ahead, clocks of two hosts); the engine's query-time check still hides it until its moment.
@@ -108,8 +113,11 @@ def reads_members_only(user) -> bool:
 
 
 def search_resources(*, user, q: str = "", filters=None, sort: str = "relevance", page: int = 1,
-                     per_page: int = 20, now: datetime | None = None, **options) -> search.SearchResult:
-    """One library search as `user` sees it (options: published_after, exclude_ids, snippets)."""
-    return search.search(search.SearchRequest(kind=KIND, q=q, filters=filters or {}, sort=sort, page=page,
-                                              per_page=per_page, reads_restricted=reads_members_only(user),
-                                              now=now, **options))
+                     per_page: int = 20, now: datetime | None = None, webinars: bool = False,
+                     **options) -> search.SearchResult:
+    """One library search as `user` sees it (options: published_after, exclude_ids, snippets). With
+    `webinars`, past webinars are ranked among the resources, and the result's hits are (kind, id) pairs."""
+    which = {"kinds": WITH_WEBINARS} if webinars else {"kind": KIND}
+    return search.search(search.SearchRequest(q=q, filters=filters or {}, sort=sort, page=page, per_page=per_page,
+                                              reads_restricted=reads_members_only(user), now=now, **which,
+                                              **options))

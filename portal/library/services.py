@@ -1,6 +1,6 @@
 """Resources: writing, the publishing workflow, revisions, what a reader may see, and search."""
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
@@ -10,6 +10,7 @@ from sqlalchemy.orm import selectinload
 from portal import search, uow
 from portal.audit.services import record_event
 from portal.database import utcnow
+from portal.events import search_docs as event_docs
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.services import get_jurisdiction
@@ -247,10 +248,14 @@ def list_for_staff(*, status: str | None = None, page: int = 1, per_page: int = 
 
 @dataclass
 class LibraryPage:
+    """One page of a library search: `items` are (kind, row) in ranked order ("resource" rows, and "event"
+    rows when webinars were searched); `resources` are the resources among them."""
+
     resources: list[Resource]
     result: search.SearchResult
     page: int
     per_page: int
+    items: list[tuple[str, object]] = field(default_factory=list)
 
     @property
     def pages(self) -> int:
@@ -258,18 +263,24 @@ class LibraryPage:
 
 
 def search_library(*, user, q: str = "", filters: dict | None = None, sort: str = "relevance", page: int = 1,
-                   per_page: int = 20, now: datetime | None = None) -> LibraryPage:
-    """Search through the index, then load the rows in ranked order."""
+                   per_page: int = 20, now: datetime | None = None, webinars: bool = False) -> LibraryPage:
+    """Search through the index, then load the rows in ranked order; with `webinars`, past webinars with a
+    recording are listed among the resources (the search page; feeds and alerts list resources only)."""
     now = now or utcnow()
     try:
         result = search_docs.search_resources(user=user, q=q, filters=filters, sort=sort, page=page,
-                                              per_page=per_page, now=now)
+                                              per_page=per_page, now=now, webinars=webinars)
     except search.SearchUnavailable:
         log.exception("search unavailable")
         result = search.SearchResult([], 0, {}, {}, None, error="Search is being updated. Please try again in a "
                                                                  "few minutes.", unavailable=True)
+    hits = result.hits
+    wanted = {kind: [doc_id for k, doc_id in hits if k == kind] for kind in (search_docs.KIND, event_docs.KIND)}
     # The database has the last word: a stale index (a failed write, a second host before its sync) must not
-    # list what is no longer published.
-    rows = {r.id: r for r in db.session.scalars(_visible_query(now).where(Resource.id.in_(result.ids)))} \
-        if result.ids else {}
-    return LibraryPage([rows[i] for i in result.ids if i in rows], result, page, per_page)
+    # list what is no longer published, nor a webinar cancelled since.
+    rows = {search_docs.KIND: {r.id: r for r in db.session.scalars(
+                _visible_query(now).where(Resource.id.in_(wanted[search_docs.KIND])))}
+            if wanted[search_docs.KIND] else {},
+            event_docs.KIND: event_docs.listed_events(wanted[event_docs.KIND], now)}
+    items = [(kind, rows[kind][doc_id]) for kind, doc_id in hits if doc_id in rows.get(kind, {})]
+    return LibraryPage([row for kind, row in items if kind == search_docs.KIND], result, page, per_page, items)

@@ -4,6 +4,7 @@ from flask import (Blueprint, Response, abort, current_app, flash, redirect, ren
 from flask_login import current_user
 
 from portal.database import utcnow
+from portal.events import search_docs as event_docs
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import csrf
 from portal.forms import EmptyForm, apply_error, flash_error, page_number
@@ -22,6 +23,8 @@ bp = Blueprint("library", __name__)
 
 PER_PAGE = 20
 FEED_SIZE = 30
+# The type facet's values: the library's types, and the past webinars it lists among them.
+TYPE_LABELS = {**TYPES, event_docs.WEBINAR: "Webinar"}
 
 
 def _search_args() -> dict:
@@ -43,7 +46,7 @@ def _query_params(args: dict, **changes) -> dict:
 def _facet_labels(jurisdictions, *, short: bool = False) -> dict[str, dict[str, str]]:
     """What each facet value is called on the page (topics and years are their own names); `short` names a
     jurisdiction without its state, for filters listed in a sentence ("Toolkit, Denver")."""
-    return {"type": TYPES, "audience": AUDIENCES,
+    return {"type": TYPE_LABELS, "audience": AUDIENCES,
             "jurisdiction": {j.slug: j.name if short else j.label for j in jurisdictions}}
 
 
@@ -92,7 +95,8 @@ def search():
     args = _search_args()
     page = page_number(limit=500)
     library = services.search_library(user=current_user, q=args["q"], filters=args["filters"],
-                                      sort=args["sort"] or "relevance", page=page, per_page=PER_PAGE)
+                                      sort=args["sort"] or "relevance", page=page, per_page=PER_PAGE,
+                                      webinars=True)
 
     def toggle(name: str, value: str) -> str:
         values = list(args["filters"][name])
@@ -115,6 +119,7 @@ def search():
         feed_url=url_for("library.search_feed", **params),
         follow_url=url_for("library.feeds_help", **{k: v for k, v in params.items() if k != "sort"}),
         save_form=EmptyForm(formdata=None) if current_user.is_authenticated else None, now=utcnow(),
+        event_summary=event_docs.summary_of,
         suggestion_url=url_for("library.search", **_query_params(args, q=library.result.suggestion))
         if library.result.suggestion else None), 503 if library.result.unavailable else 200
 

@@ -3,6 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
+from portal.events.services import known_timezones
 from portal.forms import no_control_characters
 from portal.jurisdictions.services import list_jurisdictions
 from portal.members.models import SECTORS
@@ -100,7 +101,16 @@ class ProfileForm(_ProfileChecks, FlaskForm):
     sector = _sector_field()
     jurisdiction = jurisdiction_field()
     jurisdiction_other = jurisdiction_other_field()
+    # The service checks the zone against the same list (members.services._clean_timezone): one message for a
+    # stale or forged value.
+    timezone = SelectField("Time zone", choices=[], validate_choice=False, validators=[Optional()],
+                           description="Event times are shown in your zone as well as in the event's own.")
     wants_alerts = _alerts_field()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [SelectChoice("", "Not set")] + [SelectChoice(zone, zone)
+                                                                 for zone in known_timezones()]
 
 
 class LoginForm(FlaskForm):

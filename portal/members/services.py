@@ -9,6 +9,8 @@ from portal import uow
 from portal import queue
 from portal.audit.services import record_event
 from portal.database import utcnow
+from portal.events import registrations
+from portal.events.services import check_timezone
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
@@ -21,7 +23,8 @@ from portal.tokens import TokenInvalid, make_token, read_token
 
 VERIFY_MAX_AGE = int(timedelta(hours=48).total_seconds())
 RESET_MAX_AGE = int(timedelta(hours=1).total_seconds())
-PROFILE_FIELDS = ("name", "organisation", "title", "sector", "jurisdiction", "jurisdiction_other", "wants_alerts")
+PROFILE_FIELDS = ("name", "organisation", "title", "sector", "jurisdiction", "jurisdiction_other", "timezone",
+                  "wants_alerts")
 
 
 def _check_password(password: str, email: str) -> None:
@@ -54,6 +57,10 @@ def jurisdiction_fields(choice: str | None, other: str | None) -> dict:
     return {"jurisdiction_id": jurisdiction.id if jurisdiction else None, "jurisdiction_other": other}
 
 
+def _clean_timezone(name: str | None) -> str:
+    return check_timezone(name, allow_empty=True)
+
+
 def _clean_profile(fields: dict) -> dict:
     profile = {key: fields[key] for key in PROFILE_FIELDS if key in fields}
     for key in ("name", "organisation", "title"):
@@ -63,6 +70,8 @@ def _clean_profile(fields: dict) -> dict:
         raise ValidationFailed("name", "Enter your name.")
     if "sector" in profile and profile["sector"] not in SECTORS:
         raise ValidationFailed("sector", "Choose a sector from the list.")
+    if "timezone" in profile:
+        profile["timezone"] = _clean_timezone(profile["timezone"])
     if "jurisdiction" in profile or "jurisdiction_other" in profile:
         profile.update(jurisdiction_fields(profile.pop("jurisdiction", ""), profile.pop("jurisdiction_other", "")))
     return profile
@@ -294,6 +303,7 @@ def export_member_data(member: Member) -> dict:
             "sector": member.sector,
             "jurisdiction": member.jurisdiction.label if member.jurisdiction is not None else None,
             "jurisdiction_other": member.jurisdiction_other,
+            "timezone": member.timezone,
             "wants_alerts": member.wants_alerts,
             "role": member.role,
         },
@@ -303,6 +313,8 @@ def export_member_data(member: Member) -> dict:
             "consented_to_terms_at": when(member.consented_at),
             "last_login_at": when(member.last_login_at),
         },
+        # Every registration the member made, cancelled ones too: they are the member's data as well.
+        "event_registrations": registrations.export_registrations(member),
     }
 
 
@@ -312,6 +324,8 @@ def delete_member(member: Member, *, password: str) -> None:
         raise ValidationFailed("password", "Your password is not correct.")
     if member.is_admin:
         raise ValidationFailed(None, "An admin account cannot delete itself; ask another admin to remove the role first.")
+    # Their seats go to the first on each waitlist (who is mailed) before the rows go with the account.
+    registrations.release_member(member)
     record_event(actor=None, action="member.deleted", subject=f"member #{member.id}")
     db.session.delete(member)
 

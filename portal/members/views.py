@@ -2,6 +2,7 @@
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
+from portal.events import registrations
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.forms import EmptyForm, apply_error
@@ -150,13 +151,15 @@ def _account_forms(**bound):
         "password_form": ChangePasswordForm(formdata=None),
         "email_form": ChangeEmailForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
+        "calendar_form": EmptyForm(formdata=None),
     }
     forms.update(bound)
     return forms
 
 
 def _account_page(status=200, **bound):
-    return render_template("members/account.html", **_account_forms(**bound)), status
+    return render_template("members/account.html", events=registrations.account_events(current_user),
+                           **_account_forms(**bound)), status
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -167,7 +170,7 @@ def account():
     form = ProfileForm()
     if form.validate_on_submit():
         try:
-            services.update_profile(current_user, **_profile_args(form))
+            services.update_profile(current_user, **_profile_args(form), timezone=form.timezone.data)
         except ValidationFailed as error:
             apply_error(form, error)
         else:

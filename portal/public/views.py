@@ -5,6 +5,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from sqlalchemy import text
 
 from portal.database import utcnow
+from portal.events import services as events
 from portal.extensions import db
 from portal.library.models import AUDIENCES
 from portal.library.services import featured_resources, newest_resources, visible_slugs
@@ -51,7 +52,8 @@ def home():
     lead, rest = split_lead(page.body)
     entry_points = [(audience, AUDIENCES[audience], blurb) for audience, blurb in ENTRY_POINTS]
     return render_template("public/home.html", page=page, lead=render_markdown(lead), body=render_markdown(rest),
-                           entry_points=entry_points, featured=featured, newest=newest, now=now)
+                           entry_points=entry_points, featured=featured, newest=newest,
+                           next_events=events.next_events(limit=3, now=now), now=now)
 
 
 def _static_page(slug: str):
@@ -118,12 +120,22 @@ def robots():
     return Response(body, mimetype="text/plain")
 
 
+def _event_paths() -> list[str]:
+    """Every event's page but the cancelled ones' (upcoming and past are disjoint: they split at the end)."""
+    now = utcnow()
+    return [url_for("events.detail", slug=event.slug)
+            for event in (*events.upcoming_events(now=now), *events.past_events(now=now)) if not event.is_cancelled]
+
+
 @bp.route("/sitemap.xml")
 @access("public")
 def sitemap():
     site = current_app.config["SITE_URL"]
     paths = [url_for("public.home"), *(url_for(f"public.{slug}") for slug in STATIC_PAGES), url_for("public.contact"),
              url_for("members.signup"), url_for("library.search"), url_for("library.feeds_help"),
-             *(url_for("library.detail", slug=slug) for slug in visible_slugs())]
+             *(url_for("library.detail", slug=slug) for slug in visible_slugs()),
+             # The events' public pages only: never a registration page, a calendar secret or a join link.
+             url_for("events.index"), *_event_paths(), *(url_for("events.series", slug=series.slug)
+                                                         for series in events.list_series())]
     xml = render_template("public/sitemap.xml", urls=[site + path for path in paths])
     return Response(xml, mimetype="application/xml")

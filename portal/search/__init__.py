@@ -3,7 +3,8 @@
 A feature declares a `DocumentKind` (its facets, how to load its rows, what each row's document is and who
 may read which text) in its own `search_docs.py` and registers it; it then indexes rows after commits with
 `index_rows`, and searches with `search(SearchRequest(kind=..., ...))`, which returns ranked ids and a total
-(the feature loads its rows in that order). `rebuild`, `sync` and `compare` iterate over every registered
+(the feature loads its rows in that order); `SearchRequest(kinds=(...))` searches several kinds as one
+ranked list whose hits are (kind, id) pairs. `rebuild`, `sync` and `compare` iterate over every registered
 kind; `sync` is also the periodic job that indexes documents once they are due. Callers use
 `from portal import search`.
 """

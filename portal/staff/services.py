@@ -5,6 +5,7 @@ from datetime import datetime
 from sqlalchemy import case, func, select
 
 from portal.database import utcnow
+from portal.events.models import Event, Registration
 from portal.extensions import db
 from portal.library.models import Resource, Suggestion
 from portal.members.models import Member
@@ -19,6 +20,8 @@ class WorkCounts:
     members_verified: int
     members_unverified: int
     staff: int
+    upcoming_events: int = 0
+    registrations_this_month: int = 0
 
     @property
     def members(self) -> int:
@@ -26,7 +29,7 @@ class WorkCounts:
 
 
 def work_counts(*, now: datetime | None = None) -> WorkCounts:
-    """Three queries, however many resources, suggestions and members there are."""
+    """Four queries, however many resources, suggestions, members, events and registrations there are."""
     now = now or utcnow()
     drafts, in_review, scheduled = db.session.execute(select(
         func.count(case((Resource.status == "draft", 1))),
@@ -39,8 +42,17 @@ def work_counts(*, now: datetime | None = None) -> WorkCounts:
         func.count(case((Member.email_verified_at.is_(None), 1))),
         func.count(case((Member.role.in_(("staff", "admin")), 1))),
     )).one()
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    upcoming, registrations = db.session.execute(select(
+        select(func.count()).select_from(Event)
+        .where(Event.starts_at > now, Event.status == "scheduled").scalar_subquery(),
+        # Places taken this month (a seat or a place in line), not the ones given up since.
+        select(func.count()).select_from(Registration)
+        .where(Registration.created_at >= month_start, Registration.status != "cancelled").scalar_subquery(),
+    )).one()
     return WorkCounts(drafts=drafts, in_review=in_review, scheduled=scheduled, suggestions_pending=pending,
-                      members_verified=verified, members_unverified=unverified, staff=staff)
+                      members_verified=verified, members_unverified=unverified, staff=staff,
+                      upcoming_events=upcoming, registrations_this_month=registrations)
 
 
 def scheduled_resources(*, limit: int = 10, now: datetime | None = None) -> list[tuple[int, str, datetime]]:
