@@ -340,13 +340,7 @@ def main() -> None:
             "feed": feed}, indent=2))
         print(f"\nwritten to {out}")
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        bench_site.stop_servers(servers)
         if not options.keep:
             shutil.rmtree(temp, ignore_errors=True)
 

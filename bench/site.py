@@ -210,15 +210,20 @@ def main() -> None:
             "load_average": os.getloadavg(), "rows": rows}, indent=2))
         print(f"\nwritten to {out}")
     finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
+        stop_servers(servers)
         if not options.keep:
             shutil.rmtree(temp, ignore_errors=True)
+
+
+def stop_servers(servers) -> None:
+    """Stop the benched servers: politely, then by force after 15 s."""
+    for server in servers:
+        server.terminate()
+    for server in servers:
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
 
 
 def report(rows) -> None:

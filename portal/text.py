@@ -17,12 +17,26 @@ def slugify(text: str, max_length: int = 120) -> str:
     return slug[:max_length].strip("-")
 
 
-def clean_slug(value: str | None, title: str = "", *, field: str = "slug", max_length: int = 120) -> str:
-    """The slug as typed (lower-cased), or one made from the title; raises ValidationFailed when malformed."""
+def clean_slug(value: str | None, title: str = "", *, field: str = "slug", max_length: int = 120,
+               reserved=frozenset()) -> str:
+    """The slug as typed (lower-cased), or one made from the title; raises ValidationFailed when malformed or
+    when it is one of the `reserved` addresses a feature keeps for pages of its own."""
     slug = (value or "").strip().lower() or slugify(title, max_length)
     if not SLUG_RE.match(slug) or len(slug) > max_length:
         raise ValidationFailed(field, f"Use lower-case letters, digits and single hyphens (at most {max_length}).")
+    if slug in reserved:
+        raise ValidationFailed(field, "That address is reserved; choose another slug.")
     return slug
+
+
+def clean_title(value: str | None, *, what: str, field: str = "title", max_length: int = 200) -> str:
+    """A title on one line with single spaces; `what` names the thing in the message ("Give the event a title.")."""
+    title = " ".join((value or "").split())
+    if not title:
+        raise ValidationFailed(field, f"Give the {what} a title.")
+    if len(title) > max_length:
+        raise ValidationFailed(field, f"Use at most {max_length} characters for the title.")
+    return title
 
 
 def clean_topics(topics, *, field: str = "topics") -> list[str]:

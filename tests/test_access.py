@@ -93,7 +93,7 @@ class Samples:
         slug, target_id = self.resource()["slug"], self.target_member()
 
         def make():
-            from portal.events import registrations, services as events
+            from portal.events import account as event_account, registrations, services as events
 
             events.save_series(slug=slug, title="Access test series")
             start = (utcnow() + timedelta(days=7)).replace(microsecond=0)
@@ -104,7 +104,7 @@ class Samples:
             target = db.session.get(Member, target_id)
             registration = registrations.register(event, member=target)
             return {"id": event.id, "slug": slug, "key": registration.key, "registration_id": registration.id,
-                    "secret": registrations.calendar_feed(target).secret}
+                    "secret": event_account.calendar_feed(target).secret}
         return self._once("_event", make)
 
     def attachment(self) -> int:

@@ -5,7 +5,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from icalendar import Calendar
 
-from portal.events import calendar, registrations as places, services
+from portal.events import account as event_account, calendar, registrations as places, services
 from portal.members.services import get_member
 from tests.conftest import create_member, login, unit
 
@@ -336,7 +336,7 @@ def test_the_public_calendar_addresses_serve_valid_files_without_join_links(app,
 def test_a_seat_holder_gets_the_join_link_in_their_files(app, client, seats):
     with unit(app):
         slug = services.get_event_by_id(seats["event"]).slug
-        secret = places.calendar_feed(get_member(seats["people"]["maya"])).secret
+        secret = event_account.calendar_feed(get_member(seats["people"]["maya"])).secret
     own, raw = get_calendar(client, f"/account/calendar/{secret}.ics")  # calendar apps come without a session
     assert {str(e["LOCATION"]) for e in own.events} == {JOIN}
     assert client.get("/account/calendar/not-the-secret.ics").status_code == 404

@@ -6,7 +6,7 @@ import pytest
 
 from portal import http_cache
 from portal.database import utcnow
-from portal.events import registrations, services as events
+from portal.events import account as event_account, registrations, services as events
 from portal.members import services as members
 from tests.conftest import create_event, create_member, login, unit
 
@@ -138,7 +138,7 @@ def test_the_sitemap_lists_event_and_series_pages_and_nothing_private(app, clien
         events.cancel_event(events.get_event(cancelled), actor=None)
         registration = registrations.find_registration(events.get_event(upcoming),
                                                 member=members.find_member_by_email(member))
-        key, secret = registration.key, registrations.calendar_feed(members.find_member_by_email(member)).secret
+        key, secret = registration.key, event_account.calendar_feed(members.find_member_by_email(member)).secret
     xml = client.get("/sitemap.xml").get_data(as_text=True)
     for path in ("/events", f"/events/{upcoming}", f"/events/{past}", "/events/series/practice-calls"):
         assert f"<loc>http://localhost{path}</loc>" in xml, path

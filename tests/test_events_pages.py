@@ -9,7 +9,7 @@ import lxml.html
 import pytest
 
 from portal.database import utcnow
-from portal.events import registrations, services
+from portal.events import account as event_account, registrations, services
 from portal.library import services as library
 from portal.members.services import find_member_by_email, get_member, update_profile
 from tests.conftest import Outbox, counted_queries, create_event, create_member, link_path, login, unit
@@ -445,7 +445,7 @@ def test_a_members_private_calendar_and_its_reset(app):
     member = signed_in(app, "reader@example.org")
     register(member, slug)
     with unit(app):
-        secret = registrations.calendar_feed(find_member_by_email("reader@example.org")).secret
+        secret = event_account.calendar_feed(find_member_by_email("reader@example.org")).secret
     anonymous = app.test_client()  # a calendar app: no session
     response = anonymous.get(f"/account/calendar/{secret}.ics")
     assert response.status_code == 200 and response.headers["Cache-Control"] == "private, no-store"

@@ -19,7 +19,7 @@ from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.library.models import AUDIENCES, Resource
 from portal.records import save_by_slug
-from portal.text import clean_slug, clean_topics, clean_web_address
+from portal.text import clean_slug, clean_title, clean_topics, clean_web_address
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +126,9 @@ def _clean(fields: dict, event: Event | None) -> dict:
     """Check and normalise event fields (times are aware datetimes); raises ValidationFailed naming the field."""
     out = dict(fields)
     if "title" in out:
-        out["title"] = " ".join((out["title"] or "").split())
-        if not out["title"]:
-            raise ValidationFailed("title", "Give the event a title.")
-        if len(out["title"]) > 200:
-            raise ValidationFailed("title", "Use at most 200 characters for the title.")
+        out["title"] = clean_title(out["title"], what="event")
     if "slug" in out:
-        out["slug"] = clean_slug(out["slug"], out.get("title", ""))
-        if out["slug"] in RESERVED_SLUGS:
-            raise ValidationFailed("slug", "That address is reserved; choose another slug.")
+        out["slug"] = clean_slug(out["slug"], out.get("title", ""), reserved=RESERVED_SLUGS)
     if "description" in out:
         out["description"] = (out["description"] or "").strip()
         if len(out["description"]) > 100_000:

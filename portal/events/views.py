@@ -7,7 +7,7 @@ from flask_login import current_user
 
 from portal import uow
 from portal.database import utcnow
-from portal.events import calendar, registrations, services
+from portal.events import account as event_account, calendar, registrations, services
 from portal.events.forms import GuestRegistrationForm
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
@@ -342,7 +342,7 @@ def feed_ics():
 @bp.route("/account/calendar/<secret>.ics")
 @access("public")  # calendar apps fetch it without a session: the secret is the key
 def member_calendar(secret):
-    member = registrations.member_for_calendar(secret) or abort(404)
+    member = event_account.member_for_calendar(secret) or abort(404)
     upcoming, past = registrations.registrations_of(member)
     seats = [r for r in upcoming + past if r.is_registered]
     return _calendar_file(calendar.member_calendar(member, seats), "my-12-million-calls-events.ics", private=True)
@@ -352,7 +352,7 @@ def member_calendar(secret):
 @access("member")
 def reset_calendar():
     if EmptyForm().validate_on_submit():
-        registrations.reset_calendar_feed(current_user)
+        event_account.reset_calendar_feed(current_user)
         flash("Your calendar address has changed: the old one no longer works. Give the new one to your "
               "calendar app.", "success")
     return redirect(url_for("members.account"))

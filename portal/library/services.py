@@ -16,7 +16,7 @@ from portal.extensions import db
 from portal.jurisdictions.services import get_jurisdiction
 from portal.library import search_docs
 from portal.library.models import ACCESS, AUDIENCES, STATUSES, TYPES, Resource, ResourceRevision
-from portal.text import clean_slug, clean_topics, clean_web_address
+from portal.text import clean_slug, clean_title, clean_topics, clean_web_address
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +29,9 @@ def _clean(fields: dict) -> dict:
     """Check and normalise resource fields; raises ValidationFailed naming the field."""
     out = dict(fields)
     if "title" in out:
-        out["title"] = " ".join((out["title"] or "").split())
-        if not out["title"]:
-            raise ValidationFailed("title", "Give the resource a title.")
-        if len(out["title"]) > 200:
-            raise ValidationFailed("title", "Use at most 200 characters for the title.")
+        out["title"] = clean_title(out["title"], what="resource")
     if "slug" in out:
-        out["slug"] = clean_slug(out["slug"], out.get("title", ""))
-        if out["slug"] in RESERVED_SLUGS:
-            raise ValidationFailed("slug", "That address is reserved; choose another slug.")
+        out["slug"] = clean_slug(out["slug"], out.get("title", ""), reserved=RESERVED_SLUGS)
     if "type" in out and out["type"] not in TYPES:
         raise ValidationFailed("type", "Choose a resource type from the list.")
     if "audiences" in out:

@@ -9,7 +9,7 @@ from portal import uow
 from portal import queue
 from portal.audit.services import record_event
 from portal.database import utcnow
-from portal.events import registrations
+from portal.events import account as event_account, registrations
 from portal.events.services import check_timezone
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
@@ -314,7 +314,7 @@ def export_member_data(member: Member) -> dict:
             "last_login_at": when(member.last_login_at),
         },
         # Every registration the member made, cancelled ones too: they are the member's data as well.
-        "event_registrations": registrations.export_registrations(member),
+        "event_registrations": event_account.export_registrations(member),
     }
 
 

@@ -2,7 +2,7 @@
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 
-from portal.events import registrations
+from portal.events import account as event_account
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.forms import EmptyForm, apply_error
@@ -158,7 +158,7 @@ def _account_forms(**bound):
 
 
 def _account_page(status=200, **bound):
-    return render_template("members/account.html", events=registrations.account_events(current_user),
+    return render_template("members/account.html", events=event_account.account_events(current_user),
                            **_account_forms(**bound)), status
 
 
