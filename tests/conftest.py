@@ -494,3 +494,28 @@ def redis_url(redis_server):
     redis_server.client.flushall()
     yield redis_server.url
     redis_server.client.flushall()
+
+
+def create_jurisdiction(app, *, slug="riverton", name="Riverton", state="Oregon", reports=(), **fields) -> int:
+    """A jurisdiction made through the services, with metric reports given as dicts of report_metrics'
+    arguments (period_start, period_end, total, diverted, eligible, source_url, is_sample)."""
+    from portal.jurisdictions import metrics
+    from portal.jurisdictions.services import save_jurisdiction
+    with unit(app):
+        jurisdiction, _ = save_jurisdiction(slug=slug, name=name, state=state, **fields)
+        for values in reports:
+            metrics.report_metrics(jurisdiction, actor=None, origin="staff", **values)
+        return jurisdiction.id
+
+
+def create_representative(app, *, email="rep@example.org", slug="riverton", name="Rita Representative") -> str:
+    """A verified member whom staff approved as the representative of the jurisdiction `slug`."""
+    from portal.jurisdictions import representatives
+    from portal.jurisdictions.services import get_jurisdiction
+    create_member(app, email=email, name=name)
+    with unit(app):
+        member = members.find_member_by_email(email)
+        request = representatives.request_representation(member=member, jurisdiction=get_jurisdiction(slug),
+                                                         role_title="Program manager")
+        representatives.approve_representative(request, actor=None)
+    return email

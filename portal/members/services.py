@@ -14,6 +14,7 @@ from portal.events.services import check_timezone
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
+from portal.jurisdictions.representatives import claim_invitations
 from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
@@ -184,6 +185,7 @@ def verify_email(token: str) -> Member:
     except IntegrityError as exc:  # the new address was taken by someone else meanwhile
         uow.rollback()
         raise TokenInvalid() from exc
+    claim_invitations(member)
     return member
 
 
