@@ -6,7 +6,9 @@ from flask import Flask, abort, redirect, request, url_for
 from flask_login import current_user
 
 # Every view declares one of these; tests/test_access.py walks app.url_map to prove it.
-LEVELS = ("public", "member", "verified", "staff", "admin")
+# "representative": staff, or a verified member whom staff approved as the representative of the jurisdiction
+# named by the route's <slug> (a representative of another jurisdiction is refused).
+LEVELS = ("public", "member", "verified", "representative", "staff", "admin")
 
 CSP = "; ".join([
     "default-src 'self'",
@@ -31,9 +33,21 @@ def allows(user, level: str) -> bool:
         return True
     if level == "verified":
         return user.is_verified
+    if level == "representative":
+        return user.is_staff or _represents_route_jurisdiction(user)
     if level == "staff":
         return user.is_staff
     return user.is_admin
+
+
+def _represents_route_jurisdiction(user) -> bool:
+    from portal.jurisdictions.access import is_representative
+    from portal.jurisdictions.services import get_jurisdiction
+
+    slug = (request.view_args or {}).get("slug")
+    jurisdiction = get_jurisdiction(slug) if isinstance(slug, str) else None
+    # An unknown slug is refused like another jurisdiction's: no one learns which slugs exist this way.
+    return jurisdiction is not None and is_representative(user, jurisdiction)
 
 
 def access(level: str):
@@ -47,7 +61,7 @@ def access(level: str):
             if not allows(current_user, level):
                 if not current_user.is_authenticated:
                     return redirect(url_for("members.login", next=request.full_path.rstrip("?")))
-                if level == "verified":
+                if level in ("verified", "representative") and not current_user.is_verified:
                     abort(403, description="Confirm your email address to open this page: use the link we sent "
                                            "you, or ask for a new one with the button at the top of the page.")
                 abort(403)
