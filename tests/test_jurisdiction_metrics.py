@@ -161,3 +161,38 @@ def test_the_goal_needs_a_rate_and_a_year(app):
     with unit(app):
         with pytest.raises(ValidationFailed, match="both a target rate and a target year"):
             save_jurisdiction(slug="x", name="X", goal_rate="20%")
+
+
+def test_overlapping_reports_sent_at_once_never_both_land(app):
+    """Twelve writers at the same moment, each reporting a period that overlaps the others (the year 2026, its
+    quarters and some months): the per-jurisdiction lock lets them in one at a time, so what is stored never
+    overlaps, on SQLite and on PostgreSQL alike."""
+    from tests.test_events_concurrency import at_once
+    from portal.uow import unit_of_work
+
+    create_jurisdiction(app)
+    periods = [{"period_start": date(2026, 1, 1), "period_end": date(2026, 12, 31)}]
+    periods += [quarter(2026, first, 3000, 30) for first in (1, 4, 7, 10)]
+    periods += [month(2026, number, 1000, 10) for number in (1, 2, 5, 8, 9, 11, 12)]
+
+    def writer(values):
+        def write():
+            with app.app_context():
+                try:
+                    with unit_of_work():
+                        metrics.report_metrics(get_jurisdiction("riverton"), actor=None, origin="api",
+                                               **{"total": 12000, "diverted": 120, **values})
+                    return "stored"
+                except ValidationFailed as error:
+                    assert "overlaps" in error.message
+                    return "refused"
+        return write
+
+    results = at_once([writer(values) for values in periods])
+    assert "stored" in results
+    with app.app_context():
+        stored = metrics.reports_of(get_jurisdiction("riverton"))
+        assert len(stored) == results.count("stored")
+        for earlier, later in zip(stored, stored[1:]):
+            assert earlier.period_end < later.period_start
+        assert get_jurisdiction("riverton").headline_total == sum(report.total for report in stored)
