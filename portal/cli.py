@@ -12,6 +12,8 @@ from portal import mail, queue, search, uow
 from portal.content import load_content
 from portal.events.reminders import send_due_reminders
 from portal.exceptions import ValidationFailed
+from portal.jurisdictions import metrics
+from portal.jurisdictions.services import get_jurisdiction, list_jurisdictions
 from portal.library.alerts import send_alerts
 from portal.members.services import create_admin
 
@@ -20,6 +22,7 @@ members_cli = AppGroup("members", help="Manage member accounts.")
 search_cli = AppGroup("search", help="The search index: rebuild, sync, check.")
 alerts_cli = AppGroup("alerts", help="New-resource alerts.")
 events_cli = AppGroup("events", help="Webinars: reminders.")
+jurisdictions_cli = AppGroup("jurisdictions", help="Jurisdictions: metric imports and the stored headlines.")
 
 
 @content_cli.command("load")
@@ -179,6 +182,37 @@ def mail_resend():
         raise click.ClickException(f"{failing} still failing; kept in {mail.failed_dir()}.")
 
 
+@jurisdictions_cli.command("import-metrics")
+@click.argument("slug")
+@click.argument("csv_file", type=click.File("r", encoding="utf-8-sig"))
+def jurisdictions_import_metrics(slug, csv_file):
+    """Report or correct a jurisdiction's metrics from a CSV (the upload form's columns); all rows or none."""
+    with uow.unit_of_work():
+        jurisdiction = get_jurisdiction(slug)
+        if jurisdiction is None:
+            raise click.ClickException(f"No jurisdiction has the slug {slug!r}.")
+        try:
+            result = metrics.import_metrics_csv(jurisdiction, actor=None, text=csv_file.read(), origin="staff")
+        except metrics.RowErrors as error:
+            for line, message in error.rows:
+                click.echo(f"  line {line}: {message}", err=True)
+            raise click.ClickException(error.message) from error
+        except ValidationFailed as error:
+            raise click.ClickException(error.message) from error
+    click.echo(f"{len(result.created)} reported, {len(result.corrected)} corrected, {result.unchanged} unchanged.")
+
+
+@jurisdictions_cli.command("refresh")
+def jurisdictions_refresh():
+    """Recompute every jurisdiction's stored headline (the figure the directory, home page and API show)."""
+    with uow.unit_of_work():
+        total = len(list_jurisdictions())
+        with click.progressbar(length=total, label="Recomputing", file=sys.stderr) as bar:
+            changed = metrics.refresh_all_headlines(bar.update)
+    click.echo(f"{len(changed)} of {total} were out of date" + (f": {', '.join(changed)}." if changed else "."))
+
+
 def register_cli(app: Flask) -> None:
-    for group in (content_cli, members_cli, search_cli, alerts_cli, events_cli, mail_cli, worker):
+    for group in (content_cli, members_cli, search_cli, alerts_cli, events_cli, jurisdictions_cli, mail_cli,
+                  worker):
         app.cli.add_command(group)

@@ -196,3 +196,23 @@ def test_overlapping_reports_sent_at_once_never_both_land(app):
         for earlier, later in zip(stored, stored[1:]):
             assert earlier.period_end < later.period_start
         assert get_jurisdiction("riverton").headline_total == sum(report.total for report in stored)
+
+
+def test_cli_imports_metrics_and_repairs_stale_headlines(app, runner, tmp_path):
+    create_jurisdiction(app)
+    good = tmp_path / "good.csv"
+    good.write_text("period_start,period_end,total,diverted\n2026-01-01,2026-01-31,1000,100\n"
+                    "2026-02-01,2026-02-28,1000,300\n")
+    result = runner.invoke(args=["jurisdictions", "import-metrics", "riverton", str(good)])
+    assert result.exit_code == 0, result.output
+    assert "2 reported, 0 corrected, 0 unchanged" in result.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("period_start,period_end,total,diverted\n2026-03-01,2026-03-31,10,20\n")
+    result = runner.invoke(args=["jurisdictions", "import-metrics", "riverton", str(bad)])
+    assert result.exit_code == 1 and "line 2: Diverted calls cannot be more" in result.output
+    with unit(app):
+        get_jurisdiction("riverton").headline_diverted = 7  # stale, as after a manual edit of the database
+    result = runner.invoke(args=["jurisdictions", "refresh"])
+    assert result.exit_code == 0 and " were out of date: riverton." in result.output and result.output.count("1 of")
+    with app.app_context():
+        assert get_jurisdiction("riverton").headline_diverted == 400

@@ -329,3 +329,19 @@ def find_report(jurisdiction: Jurisdiction, period_start: date) -> MetricReport 
 def revisions_of(jurisdiction: Jurisdiction) -> list[MetricRevision]:
     return list(db.session.scalars(select(MetricRevision).where(MetricRevision.jurisdiction_id == jurisdiction.id)
                                    .order_by(MetricRevision.created_at.desc(), MetricRevision.id.desc())))
+
+
+def refresh_all_headlines(progress=lambda step: None) -> list[str]:
+    """Recompute every jurisdiction's stored headline from its reports (`flask jurisdictions refresh`); the
+    slugs of those whose stored headline was out of date. The headline is derived data: this repairs it."""
+    changed = []
+    for jurisdiction in db.session.scalars(select(Jurisdiction).order_by(Jurisdiction.slug)):
+        before = (jurisdiction.headline_start, jurisdiction.headline_end, jurisdiction.headline_months,
+                  jurisdiction.headline_total, jurisdiction.headline_diverted, jurisdiction.headline_is_sample)
+        refresh_headline(jurisdiction)
+        after = (jurisdiction.headline_start, jurisdiction.headline_end, jurisdiction.headline_months,
+                 jurisdiction.headline_total, jurisdiction.headline_diverted, jurisdiction.headline_is_sample)
+        if before != after:
+            changed.append(jurisdiction.slug)
+        progress(1)
+    return changed
