@@ -216,3 +216,22 @@ def test_cli_imports_metrics_and_repairs_stale_headlines(app, runner, tmp_path):
     assert result.exit_code == 0 and " were out of date: riverton." in result.output and result.output.count("1 of")
     with app.app_context():
         assert get_jurisdiction("riverton").headline_diverted == 400
+
+
+def test_a_representatives_export_holds_their_requests_and_tokens_without_secrets(app):
+    import json
+    from portal.jurisdictions import tokens
+    from portal.members import services as members
+    from tests.conftest import create_representative
+
+    create_jurisdiction(app)
+    email = create_representative(app)
+    with unit(app):
+        member = members.find_member_by_email(email)
+        _, secret = tokens.create_token(get_jurisdiction("riverton"), actor=member, name="Nightly upload")
+    with app.app_context():
+        exported = members.export_member_data(members.find_member_by_email(email))["representation"]
+        assert exported["requests"][0]["status"] == "approved"
+        assert exported["requests"][0]["jurisdiction"] == "Riverton, Oregon"
+        assert exported["api_tokens"][0]["name"] == "Nightly upload"
+        assert secret not in json.dumps(exported) and secret[:12] == exported["api_tokens"][0]["prefix"]

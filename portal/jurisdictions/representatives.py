@@ -7,7 +7,7 @@ from portal.audit.services import record_event
 from portal.database import utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
-from portal.jurisdictions.models import JoinApplication, Jurisdiction, Representative
+from portal.jurisdictions.models import ApiToken, JoinApplication, Jurisdiction, Representative
 from portal.mail import send_mail, site_url_for
 
 
@@ -121,3 +121,21 @@ def claim_invitations(member) -> list[Representative]:
     if made:
         db.session.flush()
     return made
+
+
+def export_representation(member) -> dict:
+    """The member's side of representing jurisdictions, for their data export: requests and API tokens they
+    made (never a token's secret, which is not stored)."""
+    def when(value):
+        return value.isoformat() if value else None
+
+    tokens = db.session.scalars(select(ApiToken).where(ApiToken.member_id == member.id).order_by(ApiToken.created_at))
+    return {
+        "requests": [{"jurisdiction": request.jurisdiction.label, "role": request.role_title, "note": request.note,
+                      "status": request.status, "staff_note": request.staff_note,
+                      "requested_at": when(request.created_at), "decided_at": when(request.decided_at)}
+                     for request in requests_of(member)],
+        "api_tokens": [{"jurisdiction": token.jurisdiction.label, "name": token.name, "prefix": token.prefix,
+                        "created_at": when(token.created_at), "last_used_at": when(token.last_used_at),
+                        "revoked_at": when(token.revoked_at)} for token in tokens],
+    }

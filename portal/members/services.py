@@ -14,7 +14,7 @@ from portal.events.services import check_timezone
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
-from portal.jurisdictions.representatives import claim_invitations
+from portal.jurisdictions.representatives import claim_invitations, export_representation
 from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
@@ -317,6 +317,7 @@ def export_member_data(member: Member) -> dict:
         },
         # Every registration the member made, cancelled ones too: they are the member's data as well.
         "event_registrations": event_account.export_registrations(member),
+        "representation": export_representation(member),
     }
 
 
