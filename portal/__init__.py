@@ -29,6 +29,8 @@ BLUEPRINTS = (
     "portal.library.staff_views",
     "portal.events.views",
     "portal.events.staff_views",
+    "portal.jurisdictions.views",
+    "portal.jurisdictions.initiative_views",
 )
 
 

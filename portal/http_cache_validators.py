@@ -43,6 +43,21 @@ _LIBRARY = ("(SELECT count(*) FROM resources) AS resources, "
             "AS opens")
 _JURISDICTIONS = ("(SELECT count(*) FROM jurisdictions) AS jurisdictions, "
                   "(SELECT max(updated_at) FROM jurisdictions) AS jurisdictions_updated")
+# What a jurisdiction's page shows besides its own row (whose updated_at follows every figure: a metric write
+# stamps it): programs and the resources linked to them, dashboard links (replaced as a whole, with new ids),
+# every report (counted, newest change), representatives and their names.
+_JURISDICTION_PAGES = ("(SELECT count(*) FROM programs) AS programs, "
+                       "(SELECT max(updated_at) FROM programs) AS programs_updated, "
+                       "(SELECT count(*) FROM program_resources) AS program_links, "
+                       "(SELECT coalesce(sum(resource_id), 0) FROM program_resources) AS program_link_sum, "
+                       "(SELECT count(*) FROM jurisdiction_links) AS links, "
+                       "(SELECT max(id) FROM jurisdiction_links) AS last_link, "
+                       "(SELECT count(*) FROM metric_reports) AS reports, "
+                       "(SELECT max(updated_at) FROM metric_reports) AS reports_updated, "
+                       "(SELECT count(*) FROM representatives WHERE status = 'approved') AS representatives, "
+                       "(SELECT max(decided_at) FROM representatives) AS representatives_decided, "
+                       "(SELECT max(m.updated_at) FROM members m JOIN representatives r ON r.member_id = m.id) "
+                       "AS representatives_updated")
 _PAGE = "(SELECT updated_at FROM pages WHERE slug = :page) AS page"
 # The events pages: any edit or cancellation (updated_at, count), and the next moment anything an event shows
 # turns over: a start (registration closes, the home page moves on), an end (upcoming becomes past), a
@@ -69,7 +84,9 @@ _RESULTS = {"updated": UTCDateTime(), "newest": UTCDateTime(), "scheduled": UTCD
             "registrations_updated": UTCDateTime(), "event_updated": UTCDateTime(), "starts_at": UTCDateTime(),
             "ends_at": UTCDateTime(), "opening_at": UTCDateTime(), "closing_at": UTCDateTime(),
             "own_series_updated": UTCDateTime(), "linked_updated": UTCDateTime(),
-            "event_seats_updated": UTCDateTime()}
+            "event_seats_updated": UTCDateTime(), "programs_updated": UTCDateTime(),
+            "reports_updated": UTCDateTime(), "representatives_decided": UTCDateTime(),
+            "representatives_updated": UTCDateTime()}
 
 
 @lru_cache(maxsize=None)
@@ -184,6 +201,15 @@ def resource_page(view_args: dict, now: datetime) -> Validator | None:
     return Validator((*row, row.members_until is not None and row.members_until > now.date(),
                       _bucket(now, SAFETY_SECONDS)),
                      last_modified=_newest(row.resource_updated, row.published_at, row.jurisdiction_updated))
+
+
+@validates("jurisdictions.index", "jurisdictions.show", "jurisdictions.metrics_csv", "jurisdictions.all_metrics_csv",
+           "initiative.index")
+def jurisdiction_pages(view_args: dict, now: datetime) -> Validator:
+    """Every jurisdiction page from one statement: a change to any jurisdiction re-renders them all, which
+    costs a render; the resources listed on a page come with the library's part."""
+    row = _row(f"SELECT {_JURISDICTIONS}, {_JURISDICTION_PAGES}, {_LIBRARY}", **_dates(now))
+    return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)))
 
 
 @validates("public.robots")

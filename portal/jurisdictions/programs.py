@@ -3,6 +3,7 @@ library resources about them."""
 from datetime import date
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from portal.audit.services import record_event
 from portal.exceptions import ValidationFailed
@@ -102,6 +103,7 @@ def delete_program(program: Program, *, actor) -> None:
 
 def programs_of(jurisdiction: Jurisdiction) -> list[Program]:
     return list(db.session.scalars(select(Program).where(Program.jurisdiction_id == jurisdiction.id)
+                                   .options(selectinload(Program.resources))
                                    .order_by(Program.position, Program.name)))
 
 

@@ -7,6 +7,8 @@ from sqlalchemy import text
 from portal.database import utcnow
 from portal.events import services as events
 from portal.extensions import db
+from portal.jurisdictions.figures import national_progress
+from portal.jurisdictions.services import list_jurisdictions
 from portal.library.models import AUDIENCES
 from portal.library.services import featured_resources, newest_resources, visible_slugs
 from portal.markdown import render_markdown
@@ -53,7 +55,8 @@ def home():
     entry_points = [(audience, AUDIENCES[audience], blurb) for audience, blurb in ENTRY_POINTS]
     return render_template("public/home.html", page=page, lead=render_markdown(lead), body=render_markdown(rest),
                            entry_points=entry_points, featured=featured, newest=newest,
-                           next_events=events.next_events(limit=3, now=now), now=now)
+                           next_events=events.next_events(limit=3, now=now), now=now,
+                           progress=national_progress(list_jurisdictions()))
 
 
 def _static_page(slug: str):
@@ -136,6 +139,8 @@ def sitemap():
              *(url_for("library.detail", slug=slug) for slug in visible_slugs()),
              # The events' public pages only: never a registration page, a calendar secret or a join link.
              url_for("events.index"), *_event_paths(), *(url_for("events.series", slug=series.slug)
-                                                         for series in events.list_series())]
+                                                         for series in events.list_series()),
+             url_for("initiative.index"), url_for("jurisdictions.index"),
+             *(url_for("jurisdictions.show", slug=jurisdiction.slug) for jurisdiction in list_jurisdictions())]
     xml = render_template("public/sitemap.xml", urls=[site + path for path in paths])
     return Response(xml, mimetype="application/xml")
