@@ -31,6 +31,8 @@ BLUEPRINTS = (
     "portal.events.staff_views",
     "portal.jurisdictions.views",
     "portal.jurisdictions.initiative_views",
+    "portal.jurisdictions.manage_views",
+    "portal.jurisdictions.staff_views",
 )
 
 

@@ -16,13 +16,18 @@ from portal.security import LEVELS
 from tests.conftest import create_member, csrf_token, login, PASSWORD, unit
 
 # Lowest to highest: a role holding one level holds every level before it.
-ORDER = ("public", "member", "verified", "staff", "admin")
+ORDER = ("public", "member", "verified", "representative", "staff", "admin")
 
 # role -> (how create_member makes it, the highest level it holds)
 ROLES = {
     "anonymous": (None, "public"),
     "unverified member": ({"role": "member", "verified": False}, "member"),
     "verified member": ({"role": "member", "verified": True}, "verified"),
+    # Approved by staff for the sample jurisdiction (whose slug every <slug> route is walked with)...
+    "representative": ({"role": "member", "verified": True, "represents": "sample"}, "representative"),
+    # ...and for another one: on the sample jurisdiction's representative routes, only a verified member.
+    "another jurisdiction's representative": ({"role": "member", "verified": True, "represents": "elsewhere"},
+                                              "verified"),
     "staff": ({"role": "staff"}, "staff"),
     "admin": ({"role": "admin"}, "admin"),
 }
@@ -43,6 +48,11 @@ SAMPLE_ARGUMENTS = {
     "file_id": lambda samples: samples.attachment(),
     "saved_id": lambda samples: samples.saved_search(),
     "suggestion_id": lambda samples: samples.suggestion(),
+    "program_id": lambda samples: samples.jurisdiction()["program_id"],
+    "report_id": lambda samples: samples.jurisdiction()["report_id"],
+    "token_id": lambda samples: samples.jurisdiction()["token_id"],
+    "request_id": lambda samples: samples.jurisdiction()["request_id"],
+    "application_id": lambda samples: samples.jurisdiction()["application_id"],
 }
 
 IGNORED_ENDPOINTS = {"static"}
@@ -106,6 +116,54 @@ class Samples:
             return {"id": event.id, "slug": slug, "key": registration.key, "registration_id": registration.id,
                     "secret": event_account.calendar_feed(target).secret}
         return self._once("_event", make)
+
+    def jurisdiction(self) -> dict:
+        """A jurisdiction with the sample slug, with a program, a report and an API token (made by the target
+        member, its representative); a second jurisdiction ("elsewhere") the target asked to represent; a
+        pending application to join."""
+        slug, target_id = self.resource()["slug"], self.target_member()
+
+        def make():
+            from datetime import date
+
+            from portal.jurisdictions import applications, metrics, programs, representatives, tokens
+            from portal.jurisdictions.services import save_jurisdiction
+
+            jurisdiction, _ = save_jurisdiction(slug=slug, name="Access City", state="Ohio")
+            elsewhere, _ = save_jurisdiction(slug="elsewhere", name="Elsewhere", state="Utah")
+            target = db.session.get(Member, target_id)
+            approved = representatives.request_representation(member=target, jurisdiction=jurisdiction,
+                                                              role_title="Analyst")
+            representatives.approve_representative(approved, actor=None)
+            pending = representatives.request_representation(member=target, jurisdiction=elsewhere,
+                                                             role_title="Analyst")
+            program, _ = programs.save_program(jurisdiction, actor=None, name="Access responders",
+                                               model="community_responder")
+            report = metrics.report_metrics(jurisdiction, actor=None, origin="staff", period_start=date(2026, 1, 1),
+                                            period_end=date(2026, 1, 31), total=1000, diverted=100)
+            token, _ = tokens.create_token(jurisdiction, actor=target, name="Access token")
+            application = applications.apply_to_join(name="Applicant Town", state="Iowa", contact_name="Ann",
+                                                     contact_email="ann@example.org")
+            return {"slug": slug, "program_id": program.id, "report_id": report.id, "token_id": token.id,
+                    "request_id": pending.id, "application_id": application.id}
+        return self._once("_jurisdiction", make)
+
+    def represent(self, email: str, where: str) -> None:
+        """Make the member with this address the approved representative of the sample jurisdiction, or of
+        the other one."""
+        self.jurisdiction()
+
+        def make():
+            from portal.jurisdictions import representatives
+            from portal.jurisdictions.services import get_jurisdiction
+            from portal.members.services import find_member_by_email
+
+            jurisdiction = get_jurisdiction(self.resource()["slug"] if where == "sample" else "elsewhere")
+            request = representatives.request_representation(member=find_member_by_email(email),
+                                                             jurisdiction=jurisdiction, role_title="Manager")
+            representatives.approve_representative(request, actor=None)
+            return True
+        self._once(f"_represent_{email}", make)
 
     def attachment(self) -> int:
         def make():
@@ -176,13 +234,17 @@ def test_every_url_argument_has_a_sample_value(app):
         sample_path(samples, rule)
 
 
-def _session_for(app, role):
+def _session_for(app, role, samples=None):
     """A client signed in as the role, the session cookie to restore before each request, and a CSRF token."""
     client = app.test_client()
     how, _ = ROLES[role]
     if how is not None:
-        email = f"{role.replace(' ', '-')}@example.org"
+        how = dict(how)
+        represents = how.pop("represents", None)
+        email = f"{role.replace(' ', '-').replace(chr(39), '')}@example.org"
         create_member(app, email=email, name=f"Test {role}", **how)
+        if represents:
+            samples.represent(email, represents)
         login(client, email, PASSWORD)
     token = csrf_token(client)
     cookie_name = app.config["SESSION_COOKIE_NAME"]
@@ -194,7 +256,7 @@ def _session_for(app, role):
 @pytest.mark.parametrize("role", list(ROLES))
 def test_each_role_gets_exactly_its_access(app, role):
     samples = Samples(app)
-    client, cookie_name, cookie_value, token = _session_for(app, role)
+    client, cookie_name, cookie_value, token = _session_for(app, role, samples)
     held = ORDER.index(ROLES[role][1])
     failures = []
     # Signing out ends the member's session everywhere (the session token rotates, so the restored cookie

@@ -6,6 +6,8 @@ from portal.events import account as event_account
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.forms import EmptyForm, apply_error
+from portal.jurisdictions import representatives
+from portal.jurisdictions.forms import representation_form
 from portal.members import services
 from portal.members.forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm,
                                   LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm)
@@ -152,6 +154,7 @@ def _account_forms(**bound):
         "email_form": ChangeEmailForm(formdata=None),
         "delete_form": DeleteAccountForm(formdata=None),
         "calendar_form": EmptyForm(formdata=None),
+        "representation_form": representation_form(),
     }
     forms.update(bound)
     return forms
@@ -159,7 +162,7 @@ def _account_forms(**bound):
 
 def _account_page(status=200, **bound):
     return render_template("members/account.html", events=event_account.account_events(current_user),
-                           **_account_forms(**bound)), status
+                           representation=representatives.requests_of(current_user), **_account_forms(**bound)), status
 
 
 @bp.route("/account", methods=["GET", "POST"])

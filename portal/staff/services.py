@@ -7,6 +7,7 @@ from sqlalchemy import case, func, select
 from portal.database import utcnow
 from portal.events.models import Event, Registration
 from portal.extensions import db
+from portal.jurisdictions.models import JoinApplication, Representative
 from portal.library.models import Resource, Suggestion
 from portal.members.models import Member
 
@@ -22,6 +23,8 @@ class WorkCounts:
     staff: int
     upcoming_events: int = 0
     registrations_this_month: int = 0
+    representative_requests: int = 0
+    applications_pending: int = 0
 
     @property
     def members(self) -> int:
@@ -43,16 +46,20 @@ def work_counts(*, now: datetime | None = None) -> WorkCounts:
         func.count(case((Member.role.in_(("staff", "admin")), 1))),
     )).one()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    upcoming, registrations = db.session.execute(select(
+    upcoming, registrations, requests, applications = db.session.execute(select(
         select(func.count()).select_from(Event)
         .where(Event.starts_at > now, Event.status == "scheduled").scalar_subquery(),
         # Places taken this month (a seat or a place in line), not the ones given up since.
         select(func.count()).select_from(Registration)
         .where(Registration.created_at >= month_start, Registration.status != "cancelled").scalar_subquery(),
+        select(func.count()).select_from(Representative).where(Representative.status == "pending").scalar_subquery(),
+        select(func.count()).select_from(JoinApplication).where(JoinApplication.status == "pending")
+        .scalar_subquery(),
     )).one()
     return WorkCounts(drafts=drafts, in_review=in_review, scheduled=scheduled, suggestions_pending=pending,
                       members_verified=verified, members_unverified=unverified, staff=staff,
-                      upcoming_events=upcoming, registrations_this_month=registrations)
+                      upcoming_events=upcoming, registrations_this_month=registrations,
+                      representative_requests=requests, applications_pending=applications)
 
 
 def scheduled_resources(*, limit: int = 10, now: datetime | None = None) -> list[tuple[int, str, datetime]]:
