@@ -12,7 +12,8 @@ import yaml
 from portal import uow
 from portal.events import services as events
 from portal.exceptions import ValidationFailed
-from portal.jurisdictions.services import save_jurisdiction
+from portal.jurisdictions import metrics, programs
+from portal.jurisdictions.services import get_jurisdiction, save_jurisdiction
 from portal.library.attachments import attach_file, remove_attachment
 from portal.library.models import STATUSES
 from portal.library.services import change_status, create_resource, get_resource_by_slug, update_resource
@@ -45,16 +46,102 @@ def load_pages(folder: Path, report: LoadReport) -> None:
         (report.created_or_updated if changed else report.unchanged).append(f"pages/{path.name}")
 
 
+# A jurisdiction's content seeds its page: the name and state are the file's, but the figures, summary, links
+# and programs are written only while they are still unset, and a metric report only for a period nobody has
+# reported; whatever a representative or staff member has set or reported since is never overwritten.
+SEEDED_FIELDS = ("kind", "population", "summary", "goal_rate", "goal_year", "goal_baseline_year",
+                 "goal_baseline_rate", "goal_source", "goal_is_sample", "annual_calls", "annual_calls_source",
+                 "annual_calls_is_sample")
+
+
+def _jurisdiction_fields(post) -> dict:
+    goal = post.get("goal") or {}
+    if not isinstance(goal, dict):
+        raise ValidationFailed("goal", "goal must be a mapping of rate, year, baseline_year, baseline_rate")
+    return {"kind": str(post.get("kind") or "city"), "population": post.get("population"),
+            "summary": post.content.strip(), "goal_rate": goal.get("rate"), "goal_year": goal.get("year"),
+            "goal_baseline_year": goal.get("baseline_year"), "goal_baseline_rate": goal.get("baseline_rate"),
+            "goal_source": str(goal.get("source") or ""), "goal_is_sample": bool(goal.get("sample")),
+            "annual_calls": post.get("annual_calls"), "annual_calls_source": str(post.get("annual_calls_source") or ""),
+            "annual_calls_is_sample": bool(post.get("annual_calls_sample"))}
+
+
+def _unset(value) -> bool:
+    return value in (None, "", False)
+
+
+def _load_jurisdiction(post, path: Path) -> bool:
+    slug = str(post.get("slug") or path.stem)
+    existing = get_jurisdiction(slug)
+    values = _jurisdiction_fields(post)
+    if existing is not None:
+        values = {key: value for key, value in values.items() if _unset(getattr(existing, key))}
+    partner = bool(post.get("partner"))
+    values.update(is_partner=partner, joined_on=_as_date(post.get("joined"), "joined"))
+    if existing is not None and existing.is_partner:  # staff made it a partner: keep it, and its date
+        values.update(is_partner=True, joined_on=existing.joined_on or values["joined_on"])
+    links = post.get("dashboards") or []
+    if existing is not None and existing.links:
+        links = None
+    jurisdiction, changed = save_jurisdiction(slug=slug, name=str(post.get("name", "")),
+                                              state=str(post.get("state", "")), links=links, **values)
+    for number, item in enumerate(post.get("metrics") or [], start=1):
+        if not isinstance(item, dict):
+            raise ValidationFailed("metrics", f"metrics item {number} must be a mapping")
+        start, end = _as_date(item.get("period_start"), "period_start"), _as_date(item.get("period_end"), "period_end")
+        if start is None or end is None:
+            raise ValidationFailed("metrics", f"metrics item {number} needs period_start and period_end")
+        if metrics.overlapping_report(jurisdiction, start, end) is not None:
+            continue
+        try:
+            metrics.report_metrics(jurisdiction, actor=None, origin="content", period_start=start, period_end=end,
+                                   total=item.get("total"), diverted=item.get("diverted"),
+                                   eligible=item.get("eligible"), source_url=item.get("source") or "",
+                                   is_sample=bool(item.get("sample")))
+        except ValidationFailed as error:
+            raise ValidationFailed("metrics", f"metrics item {number}: {error.message}") from error
+        changed = True
+    return changed
+
+
 def load_jurisdictions(folder: Path, report: LoadReport) -> None:
     for path in sorted((folder / "jurisdictions").glob("*.md")):
         try:
-            post = _read(path)
-            _, changed = save_jurisdiction(slug=str(post.get("slug") or path.stem), name=str(post.get("name", "")),
-                                           state=str(post.get("state", "")), summary=post.content.strip())
+            changed = _load_jurisdiction(_read(path), path)
         except ValidationFailed as error:
-            report.errors.append(f"{path.name}: {error.message}")
+            report.errors.append(f"{path.name}: {error.field + ': ' if error.field else ''}{error.message}")
             return
         (report.created_or_updated if changed else report.unchanged).append(f"jurisdictions/{path.name}")
+
+
+def load_programs(folder: Path, report: LoadReport) -> None:
+    """A jurisdiction's programs, after the resources they link to; a program already there is left as it is."""
+    for path in sorted((folder / "jurisdictions").glob("*.md")):
+        post = _read(path)
+        jurisdiction = get_jurisdiction(str(post.get("slug") or path.stem))
+        created = []
+        try:
+            existing = {program.slug for program in programs.programs_of(jurisdiction)}
+            for number, item in enumerate(post.get("programs") or [], start=1):
+                if not isinstance(item, dict):
+                    raise ValidationFailed("programs", f"programs item {number} must be a mapping")
+                item = dict(item)
+                slug = str(item.pop("slug", "") or "")
+                if slug in existing:
+                    continue
+                values = {"name": item.get("name"), "model": item.get("model") or "other",
+                          "agency": item.get("agency") or "", "launched_on": _as_date(item.get("launched"), "launched"),
+                          "hours": item.get("hours") or "", "call_types": _as_list(item.get("call_types")),
+                          "url": item.get("url") or "", "description": str(item.get("description") or "").strip(),
+                          "sources": _as_list(item.get("sources"))}
+                program, _ = programs.save_program(jurisdiction, actor=None, slug=slug,
+                                                   resources=_as_list(item.get("resources")), **values)
+                created.append(program.slug)
+        except ValidationFailed as error:
+            report.errors.append(f"{path.name}: programs: {error.message}")
+            return
+        if created:
+            report.created_or_updated.append(f"jurisdictions/{path.name} (programs)")
 
 
 def _as_date(value, field_name: str):
@@ -263,9 +350,9 @@ def load_events(folder: Path, report: LoadReport) -> None:
         (report.created_or_updated if changed else report.unchanged).append(name)
 
 
-# Each loader takes the content folder, in dependency order (resources name jurisdictions; events name series
-# and resources), and stops at its first file with an error.
-LOADERS = [load_pages, load_jurisdictions, load_resources, load_series, load_events]
+# Each loader takes the content folder, in dependency order (resources name jurisdictions, programs name
+# resources; events name series and resources), and stops at its first file with an error.
+LOADERS = [load_pages, load_jurisdictions, load_resources, load_programs, load_series, load_events]
 
 
 def load_content(folder: Path) -> LoadReport:

@@ -89,7 +89,8 @@ def _lock(jurisdiction: Jurisdiction) -> None:
     jurisdiction.figures_updated_at = now
 
 
-def _overlapping(jurisdiction: Jurisdiction, start: date, end: date, *, besides: int | None = None):
+def overlapping_report(jurisdiction: Jurisdiction, start: date, end: date, *, besides: int | None = None):
+    """The first report of this jurisdiction whose period shares a day with start..end, if any."""
     query = select(MetricReport).where(MetricReport.jurisdiction_id == jurisdiction.id,
                                        MetricReport.period_start <= end, MetricReport.period_end >= start)
     if besides is not None:
@@ -149,7 +150,7 @@ def _check_origin(origin: str) -> None:
 
 
 def _create(jurisdiction, values: ReportValues, *, actor, origin: str) -> MetricReport:
-    clash = _overlapping(jurisdiction, values.period_start, values.period_end)
+    clash = overlapping_report(jurisdiction, values.period_start, values.period_end)
     if clash is not None:
         raise ValidationFailed("period_start", f"This period overlaps the report for {_period_words(clash)}; "
                                                "correct that report instead.")
