@@ -33,6 +33,7 @@ BLUEPRINTS = (
     "portal.jurisdictions.initiative_views",
     "portal.jurisdictions.manage_views",
     "portal.jurisdictions.staff_views",
+    "portal.api.pages",
 )
 
 
@@ -50,6 +51,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     register_extensions(app)
     register_unit_of_work(app)
     register_blueprints(app)
+    register_api(app)
     register_queue(app)
     register_errorhandlers(app)
     register_security_headers(app)
@@ -74,6 +76,12 @@ def register_extensions(app: Flask) -> None:
     from portal.members.services import load_session_member
 
     login_manager.user_loader(load_session_member)
+
+
+def register_api(app: Flask) -> None:
+    from portal.api.views import register_api as register
+
+    register(app)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -85,22 +85,22 @@ def _load_jurisdiction(post, path: Path) -> bool:
         links = None
     jurisdiction, changed = save_jurisdiction(slug=slug, name=str(post.get("name", "")),
                                               state=str(post.get("state", "")), links=links, **values)
+    rows = []
     for number, item in enumerate(post.get("metrics") or [], start=1):
         if not isinstance(item, dict):
             raise ValidationFailed("metrics", f"metrics item {number} must be a mapping")
-        start, end = _as_date(item.get("period_start"), "period_start"), _as_date(item.get("period_end"), "period_end")
-        if start is None or end is None:
-            raise ValidationFailed("metrics", f"metrics item {number} needs period_start and period_end")
-        if metrics.overlapping_report(jurisdiction, start, end) is not None:
-            continue
         try:
-            metrics.report_metrics(jurisdiction, actor=None, origin="content", period_start=start, period_end=end,
-                                   total=item.get("total"), diverted=item.get("diverted"),
-                                   eligible=item.get("eligible"), source_url=item.get("source") or "",
-                                   is_sample=bool(item.get("sample")))
+            rows.append((number, metrics.clean_report(
+                period_start=_as_date(item.get("period_start"), "period_start"),
+                period_end=_as_date(item.get("period_end"), "period_end"), total=item.get("total"),
+                diverted=item.get("diverted"), eligible=item.get("eligible"), source_url=item.get("source") or "",
+                is_sample=bool(item.get("sample")))))
         except ValidationFailed as error:
             raise ValidationFailed("metrics", f"metrics item {number}: {error.message}") from error
-        changed = True
+    if rows:
+        # Periods already reported (by anyone, the content included) are left as they are.
+        stored = metrics.store_reports(jurisdiction, rows, actor=None, origin="content", correct=False)
+        changed = changed or bool(stored.created)
     return changed
 
 

@@ -53,6 +53,7 @@ SAMPLE_ARGUMENTS = {
     "token_id": lambda samples: samples.jurisdiction()["token_id"],
     "request_id": lambda samples: samples.jurisdiction()["request_id"],
     "application_id": lambda samples: samples.jurisdiction()["application_id"],
+    "period_start": lambda samples: samples.jurisdiction()["period_start"],
 }
 
 IGNORED_ENDPOINTS = {"static"}
@@ -144,7 +145,7 @@ class Samples:
             token, _ = tokens.create_token(jurisdiction, actor=target, name="Access token")
             application = applications.apply_to_join(name="Applicant Town", state="Iowa", contact_name="Ann",
                                                      contact_email="ann@example.org")
-            return {"slug": slug, "program_id": program.id, "report_id": report.id, "token_id": token.id,
+            return {"slug": slug, "period_start": report.period_start.isoformat(), "program_id": program.id, "report_id": report.id, "token_id": token.id,
                     "request_id": pending.id, "application_id": application.id}
         return self._once("_jurisdiction", make)
 

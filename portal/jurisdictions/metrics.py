@@ -21,6 +21,14 @@ CSV_COLUMNS = ("period_start", "period_end", "total", "diverted", "eligible", "s
 MAX_CSV_ROWS = 5000
 
 
+class PeriodOverlaps(ValidationFailed):
+    """The period shares days with a report already stored (the API answers 409 Conflict)."""
+
+
+class StaleVersion(ValidationFailed):
+    """The report was corrected since the version the caller read (the API answers 412 Precondition Failed)."""
+
+
 def _date(value, field: str) -> date:
     if isinstance(value, date):
         return value
@@ -149,19 +157,29 @@ def _check_origin(origin: str) -> None:
         raise ValueError(f"unknown origin {origin!r}")
 
 
+def _new_report(jurisdiction, values: ReportValues, *, actor, origin: str) -> MetricReport:
+    return MetricReport(jurisdiction_id=jurisdiction.id, period_start=values.period_start,
+                        period_end=values.period_end, months=values.months, total=values.total,
+                        diverted=values.diverted, eligible=values.eligible, source_url=values.source_url,
+                        is_sample=values.is_sample, origin=origin,
+                        reported_by_id=actor.id if actor is not None else None, version=1)
+
+
+def _add_reports(reports: list[MetricReport], *, actor, origin: str) -> None:
+    """Insert new reports with their "create" revisions: two flushes however many there are."""
+    db.session.add_all(reports)
+    db.session.flush()
+    for report in reports:
+        _revise(report, action="create", actor=actor, origin=origin)
+
+
 def _create(jurisdiction, values: ReportValues, *, actor, origin: str) -> MetricReport:
     clash = overlapping_report(jurisdiction, values.period_start, values.period_end)
     if clash is not None:
-        raise ValidationFailed("period_start", f"This period overlaps the report for {_period_words(clash)}; "
-                                               "correct that report instead.")
-    report = MetricReport(jurisdiction_id=jurisdiction.id, period_start=values.period_start,
-                          period_end=values.period_end, months=values.months, total=values.total,
-                          diverted=values.diverted, eligible=values.eligible, source_url=values.source_url,
-                          is_sample=values.is_sample, origin=origin,
-                          reported_by_id=actor.id if actor is not None else None, version=1)
-    db.session.add(report)
-    db.session.flush()
-    _revise(report, action="create", actor=actor, origin=origin)
+        raise PeriodOverlaps("period_start", f"This period overlaps the report for {_period_words(clash)}; "
+                                             "correct that report instead.")
+    report = _new_report(jurisdiction, values, actor=actor, origin=origin)
+    _add_reports([report], actor=actor, origin=origin)
     return report
 
 
@@ -204,8 +222,8 @@ def correct_metrics(report: MetricReport, *, actor, origin: str = "form", expect
     _lock(jurisdiction)
     db.session.refresh(report)
     if expected_version is not None and report.version != expected_version:
-        raise ValidationFailed(None, "This report was corrected by someone else in the meantime; "
-                                     "reload it and try again.")
+        raise StaleVersion(None, "This report was corrected by someone else in the meantime; "
+                                 "reload it and try again.")
     if _apply(report, cleaned, actor=actor, origin=origin):
         refresh_headline(jurisdiction)
         record_event(actor=actor, action="metrics.correct", subject=f"jurisdiction {jurisdiction.slug}",
@@ -285,30 +303,46 @@ def import_metrics_csv(jurisdiction: Jurisdiction, *, actor, text: str, origin: 
             errors.append((max(line_a, line_b), f"This period overlaps the one on line {min(line_a, line_b)}."))
     if errors:
         raise RowErrors(sorted(errors))
+    result = store_reports(jurisdiction, cleaned, actor=actor, origin=origin, correct=True)
+    record_event(actor=actor, action="metrics.import", subject=f"jurisdiction {jurisdiction.slug}",
+                 created=len(result.created), corrected=len(result.corrected), origin=origin)
+    return result
+
+
+def store_reports(jurisdiction: Jurisdiction, rows: list[tuple[int, ReportValues]], *, actor, origin: str,
+                  correct: bool) -> ImportResult:
+    """Store cleaned rows (line, values) under one lock and one headline refresh. A row for a period already
+    reported with the same dates corrects it when `correct` (the CSV upload), and is left alone otherwise (the
+    content loader, which never overwrites a report); a row that overlaps another stored period is an error
+    with `correct`, and skipped without. Raises RowErrors; the caller's unit of work then saves nothing."""
+    _check_origin(origin)
     _lock(jurisdiction)
-    existing = {report.period_start: report for report in db.session.scalars(
-        select(MetricReport).where(MetricReport.jurisdiction_id == jurisdiction.id))}
-    result = ImportResult([], [], 0)
-    for line, values in cleaned:
-        report = existing.get(values.period_start)
+    stored = list(db.session.scalars(select(MetricReport).where(MetricReport.jurisdiction_id == jurisdiction.id)))
+    by_start = {report.period_start: report for report in stored}
+    result, errors, new = ImportResult([], [], 0), [], []
+    for line, values in rows:
+        report = by_start.get(values.period_start)
         if report is not None and report.period_end == values.period_end:
-            if _apply(report, values, actor=actor, origin=origin):
+            if correct and _apply(report, values, actor=actor, origin=origin):
                 result.corrected.append(report)
             else:
                 result.unchanged += 1
             continue
-        clash = next((other for other in existing.values() if other.period_start <= values.period_end
+        clash = next((other for other in stored if other.period_start <= values.period_end
                       and other.period_end >= values.period_start), None)
         if clash is not None:
-            errors.append((line, f"This period overlaps the report for {_period_words(clash)}."))
+            if correct:
+                errors.append((line, f"This period overlaps the report for {_period_words(clash)}."))
+            else:
+                result.unchanged += 1
             continue
-        result.created.append(_create(jurisdiction, values, actor=actor, origin=origin))
+        new.append(_new_report(jurisdiction, values, actor=actor, origin=origin))
     if errors:
-        # The caller's unit of work rolls back what the earlier rows wrote: all rows or none.
         raise RowErrors(sorted(errors))
-    refresh_headline(jurisdiction)
-    record_event(actor=actor, action="metrics.import", subject=f"jurisdiction {jurisdiction.slug}",
-                 created=len(result.created), corrected=len(result.corrected), origin=origin)
+    _add_reports(new, actor=actor, origin=origin)
+    result.created.extend(new)
+    if result.created or result.corrected:
+        refresh_headline(jurisdiction)
     return result
 
 
