@@ -292,3 +292,15 @@ def test_the_join_form_is_rate_limited_and_needs_its_csrf_token(app):
         limiter.reset()
     statuses = [post(client, "/initiative/join", {**JOIN, "name": f"Town {n}"}).status_code for n in range(11)]
     assert statuses[:10] == [302] * 10 and statuses[10] == 429
+
+
+def test_the_audit_log_tells_what_representatives_did(app, rep, staff):
+    post(rep, "/jurisdictions/riverton/metrics", {"period_start": "2026-01-01", "period_end": "2026-01-31",
+                                                  "total": "100", "diverted": "10"})
+    post(rep, "/jurisdictions/riverton/edit", {"kind": "city", "goal_rate": "10%", "goal_year": "2030"})
+    staff_client = app.test_client()
+    login(staff_client, staff)
+    html = staff_client.get("/staff/audit").get_data(as_text=True)
+    assert "Rita Representative reported the metrics of" in html and "2026-01-01 to 2026-01-31 (form)" in html
+    assert 'href="/jurisdictions/riverton">Riverton</a>' in html
+    assert "changed the target rate, target year and state of" in html  # the form sent no state

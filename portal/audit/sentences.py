@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from portal.events.models import Event
 from portal.extensions import db
+from portal.jurisdictions.models import JoinApplication, Jurisdiction
 from portal.library.models import Resource, Suggestion
 from portal.members.models import Member
 
@@ -24,7 +25,11 @@ FIELD_WORDS = {"published_at": "publish date", "members_until": "members-only da
                "starts_at": "start", "ends_at": "end", "timezone": "time zone",
                "registration_opens_at": "registration opening", "registration_closes_at": "registration closing",
                "has_waitlist": "waiting list", "registration": "who may register", "join_url": "join link",
-               "recording_url": "recording", "slides_id": "slides", "series_id": "series"}
+               "recording_url": "recording", "slides_id": "slides", "series_id": "series",
+               "goal_rate": "target rate", "goal_year": "target year", "goal_baseline_rate": "baseline rate",
+               "goal_baseline_year": "baseline year", "goal_source": "goal's source", "annual_calls": "annual calls",
+               "annual_calls_source": "annual calls' source", "is_partner": "partnership", "joined_on": "joining date",
+               "links": "dashboard links"}
 
 
 @dataclass
@@ -82,6 +87,17 @@ def _event_edited(actor, subject, details):
     return Markup("%s edited the event %s") % (actor, subject)
 
 
+def _jurisdiction_edited(actor, subject, details):
+    fields = _fields(details)
+    return Markup("%s changed the %s of %s") % (actor, fields or "page", subject)
+
+
+def _via(details) -> str:
+    origin = details.get("origin")
+    return {"form": " (form)", "csv": " (CSV upload)", "api": " (API)", "content": " (default content)"}.get(
+        origin, "")
+
+
 def _count(details, key: str, word: str, plural: str = "") -> str:
     """"3 registrants" from the event's details; a count that is missing or not a number reads "some"."""
     plural = plural or word + "s"
@@ -131,6 +147,32 @@ SENTENCES = {
     % (a, d.get("registration", "?"), s),
     "event.calendar_reset": lambda a, s, d: Markup("%s reset their private calendar address") % a,
     "event.series_saved": lambda a, s, d: Markup("%s saved the webinar series %s") % (a, s),
+    "jurisdiction.updated": _jurisdiction_edited,
+    "metrics.report": lambda a, s, d: Markup("%s reported the metrics of %s for %s%s") % (
+        a, s, d.get("period", "a period"), _via(d)),
+    "metrics.correct": lambda a, s, d: Markup("%s corrected the metrics of %s for %s%s") % (
+        a, s, d.get("period", "a period"), _via(d)),
+    "metrics.delete": lambda a, s, d: Markup("%s deleted the metrics of %s for %s%s") % (
+        a, s, d.get("period", "a period"), _via(d)),
+    "metrics.import": lambda a, s, d: Markup("%s uploaded metrics of %s: %s added, %s corrected%s") % (
+        a, s, d.get("created", "some"), d.get("corrected", "some"), _via(d)),
+    "program.saved": lambda a, s, d: Markup("%s saved the program %s of %s") % (a, d.get("program", "?"), s),
+    "program.deleted": lambda a, s, d: Markup("%s removed the program %s of %s") % (a, d.get("program", "?"), s),
+    "token.create": lambda a, s, d: Markup("%s made the API token “%s” for %s") % (a, d.get("name", "?"), s),
+    "token.revoke": lambda a, s, d: Markup("%s revoked the API token “%s” of %s") % (a, d.get("name", "?"), s),
+    "representative.requested": lambda a, s, d: Markup("%s asked to represent %s") % (a, s),
+    "representative.approved": lambda a, s, d: Markup("%s approved member #%s as a representative of %s") % (
+        a, d.get("member", "?"), s),
+    "representative.declined": lambda a, s, d: Markup("%s declined member #%s as a representative of %s") % (
+        a, d.get("member", "?"), s),
+    "representative.revoked": lambda a, s, d: Markup("%s ended member #%s's representation of %s") % (
+        a, d.get("member", "?"), s),
+    "application.submitted": lambda a, s, d: Markup("%s applied to join the initiative (application %s)") % (
+        d.get("name", "A jurisdiction"), s),
+    "application.approved": lambda a, s, d: Markup("%s approved the application of %s to join the initiative") % (
+        a, s),
+    "application.declined": lambda a, s, d: Markup("%s declined the application %s of %s") % (
+        a, s, d.get("name", "a jurisdiction")),
 }
 
 
@@ -193,7 +235,24 @@ def _events(keys, viewer) -> dict:
     return {slug: Subject("event", title, url_for("events_staff.edit", event_id=id_)) for id_, slug, title in rows}
 
 
-LOADERS = {"member": _members, "resource": _resources, "suggestion": _suggestions, "event": _events}
+def _jurisdictions(keys, viewer) -> dict:
+    slugs = [key for key in keys if isinstance(key, str)]
+    rows = db.session.execute(select(Jurisdiction.slug, Jurisdiction.name)
+                              .where(Jurisdiction.slug.in_(slugs))) if slugs else ()
+    return {slug: Subject("jurisdiction", name, url_for("jurisdictions.show", slug=slug)) for slug, name in rows}
+
+
+def _applications(keys, viewer) -> dict:
+    ids = [key for key in keys if isinstance(key, int)]
+    rows = db.session.execute(select(JoinApplication.id, JoinApplication.name, JoinApplication.state)
+                              .where(JoinApplication.id.in_(ids))) if ids else ()
+    return {id_: Subject("application", f"#{id_} ({name}, {state})",
+                         url_for("jurisdictions_staff.review_application", application_id=id_))
+            for id_, name, state in rows}
+
+
+LOADERS = {"member": _members, "resource": _resources, "suggestion": _suggestions, "event": _events,
+           "jurisdiction": _jurisdictions, "application": _applications}
 
 
 def _gone(kind: str, key, text: str) -> Subject:
@@ -204,8 +263,10 @@ def _gone(kind: str, key, text: str) -> Subject:
         return Subject("resource", str(key))
     if kind == "suggestion":
         return Subject("suggestion", f"#{key}")
-    if kind == "event":
-        return Subject("event", str(key))
+    if kind in ("event", "jurisdiction"):
+        return Subject(kind, str(key))
+    if kind == "application":
+        return Subject("application", f"#{key}")
     return Subject(kind, text)
 
 
