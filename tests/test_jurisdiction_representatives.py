@@ -39,13 +39,13 @@ def test_a_member_asks_staff_approve_and_the_member_is_mailed(app, staff, outbox
     create_member(app, email="maya@example.org")
     client = app.test_client()
     login(client, "maya@example.org")
-    response = post(client, "/account/representation", {"jurisdiction": "riverton", "role_title": "Analyst",
+    response = post(client, "/account/representation", {"represented": "riverton", "role_title": "Analyst",
                                                          "note": "I run the 911 data team."})
     assert response.status_code == 302
     page = client.get("/account").get_data(as_text=True)
     assert "Riverton, Oregon: waiting for staff" in page
     # Asking twice is refused with a message.
-    post(client, "/account/representation", {"jurisdiction": "riverton", "role_title": "Analyst"})
+    post(client, "/account/representation", {"represented": "riverton", "role_title": "Analyst"})
     assert "waiting for staff" in client.get("/account").get_data(as_text=True)
     with app.app_context():
         assert db.session.query(Representative).count() == 1
@@ -67,7 +67,7 @@ def test_an_unverified_member_cannot_ask(app):
     create_member(app, email="new@example.org", verified=False)
     client = app.test_client()
     login(client, "new@example.org")
-    assert post(client, "/account/representation", {"jurisdiction": "riverton", "role_title": "x"}).status_code == 403
+    assert post(client, "/account/representation", {"represented": "riverton", "role_title": "x"}).status_code == 403
 
 
 def test_the_representative_edits_the_page_goal_and_links(app, rep):

@@ -126,7 +126,7 @@ def test_request_and_staff_forms_fuzz(app, staff):
     create_member(app, email="maya@example.org")
     client, token = client_for(app, "maya@example.org")
     fuzz(app, client, token, "/account/representation", RepresentationRequestForm,
-         {"jurisdiction": "riverton", "role_title": "Analyst", "note": ""})
+         {"represented": "riverton", "role_title": "Analyst", "note": ""})
     staff_client, staff_token = client_for(app, staff)
     fuzz(app, staff_client, staff_token, "/staff/jurisdictions", NewJurisdictionForm,
          {"name": "Newtown", "state": "Iowa", "kind": "city", "slug": ""})

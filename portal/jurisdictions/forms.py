@@ -35,8 +35,9 @@ def number(label, **kwargs):
 
 
 class RepresentationRequestForm(FlaskForm):
-    jurisdiction = SelectField("Jurisdiction", validators=[DataRequired("Choose the jurisdiction.")],
-                               validate_choice=False)
+    # Not "jurisdiction": the profile form on the same page has a field of that name.
+    represented = SelectField("Jurisdiction", validators=[DataRequired("Choose the jurisdiction.")],
+                              validate_choice=False)
     role_title = line("Your role there", 120, required="Say what your role is there.",
                       description="For example: program manager, 911 centre director, analyst.")
     note = text("A note for staff", 2000, description="How staff can confirm you work there (optional).")
@@ -46,7 +47,7 @@ def representation_form(formdata=None) -> RepresentationRequestForm:
     """The request form with the directory's jurisdictions to choose from (as the members' forms do)."""
     from portal.jurisdictions.services import list_jurisdictions
     form = RepresentationRequestForm(formdata=formdata)
-    form.jurisdiction.choices = [SelectChoice("", "Choose a jurisdiction")] + [
+    form.represented.choices = [SelectChoice("", "Choose a jurisdiction")] + [
         SelectChoice(j.slug, j.label) for j in list_jurisdictions()]
     return form
 

@@ -41,7 +41,7 @@ def _page(template: str, jurisdiction, status: int = 200, **context):
 def request_representation():
     form = representation_form(request.form)
     if form.validate_on_submit():
-        jurisdiction = get_jurisdiction(form.jurisdiction.data)
+        jurisdiction = get_jurisdiction(form.represented.data)
         try:
             if jurisdiction is None:
                 raise ValidationFailed("jurisdiction", "Choose a jurisdiction from the list.")
