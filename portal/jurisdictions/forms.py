@@ -36,7 +36,7 @@ def number(label, **kwargs):
 
 class RepresentationRequestForm(FlaskForm):
     # Not "jurisdiction": the profile form on the same page has a field of that name.
-    represented = SelectField("Jurisdiction", validators=[DataRequired("Choose the jurisdiction.")],
+    represented = SelectField("The jurisdiction you work for", validators=[DataRequired("Choose the jurisdiction.")],
                               validate_choice=False)
     role_title = line("Your role there", 120, required="Say what your role is there.",
                       description="For example: program manager, 911 centre director, analyst.")
