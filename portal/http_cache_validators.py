@@ -142,8 +142,9 @@ def library_listing(view_args: dict, now: datetime) -> Validator:
 
 @validates("public.sitemap")
 def sitemap(view_args: dict, now: datetime) -> Validator:
-    # The library's pages, and every event and series page (an event added, cancelled or renamed).
-    row = _row(f"SELECT {_LIBRARY}, {_EVENTS}, {_SERIES}", **_dates(now))
+    # The library's pages, every event and series page (an event added, cancelled or renamed), every
+    # jurisdiction's page.
+    row = _row(f"SELECT {_LIBRARY}, {_EVENTS}, {_SERIES}, {_JURISDICTIONS}", **_dates(now))
     return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)),
                      last_modified=_newest(row.updated, row.newest, row.events_updated, row.series_updated))
 
