@@ -127,3 +127,9 @@ def test_cached_pages_change_with_every_figure_they_show(places, steady_clock):
         report = metrics.find_report(get_jurisdiction("riverton"), date(2025, 11, 1))
         metrics.delete_metrics(report, actor=None, origin="staff")
     assert "2025-11-01" not in client.get("/jurisdictions/riverton").get_data(as_text=True)
+
+
+def test_a_page_lists_the_webinars_about_its_programs(library):
+    html = library.test_client().get("/jurisdictions/minneapolis").get_data(as_text=True)
+    section = html.split('id="events-title"')[1].split("</section>")[0]
+    assert "/events/partner-programs-minneapolis-denver" in section

@@ -3,9 +3,10 @@ metric tables for CSV. A fixed number of queries per page, whatever the number o
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from portal.database import utcnow
+from portal.events.models import Event, EventResource
 from portal.extensions import db
 from portal.jurisdictions import figures
 from portal.jurisdictions.models import PROGRAM_MODELS, Jurisdiction, MetricReport, Program
@@ -69,6 +70,17 @@ def related_resources(jurisdiction: Jurisdiction) -> list[Resource]:
     return list(db.session.scalars(select(Resource).where(
         Resource.jurisdiction_id == jurisdiction.id, Resource.status == "published", Resource.published_at <= now)
         .order_by(Resource.published_at.desc()).limit(20)))
+
+
+def related_events(jurisdiction: Jurisdiction, *, limit: int = 10) -> list[Event]:
+    """Webinars (not cancelled) whose slides or related resources are about this jurisdiction, newest first:
+    one query."""
+    about = select(Resource.id).where(Resource.jurisdiction_id == jurisdiction.id)
+    return list(db.session.scalars(select(Event).where(
+        Event.status == "scheduled",
+        or_(Event.slides_id.in_(about),
+            Event.id.in_(select(EventResource.event_id).where(EventResource.resource_id.in_(about)))))
+        .order_by(Event.starts_at.desc()).limit(limit)))
 
 
 def csv_rows(reports, names: dict[int, str]):

@@ -69,7 +69,8 @@ def show(slug):
         reports=reports, headline=headline, progress=progress,
         chart=chart.rate_chart(reports, goal_rate=jurisdiction.goal_rate),
         programs=programs_of(jurisdiction), representatives=representatives_of(jurisdiction),
-        resources=directory.related_resources(jurisdiction), kinds=KINDS,
+        resources=directory.related_resources(jurisdiction), events=directory.related_events(jurisdiction),
+        kinds=KINDS,
         pledged=figures.pledged_calls(jurisdiction), pledge_is_sample=figures.pledge_is_sample(jurisdiction),
         can_edit=can_edit(current_user, jurisdiction), render_markdown=render_markdown)
 
