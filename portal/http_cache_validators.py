@@ -208,8 +208,8 @@ def resource_page(view_args: dict, now: datetime) -> Validator | None:
            "initiative.index")
 def jurisdiction_pages(view_args: dict, now: datetime) -> Validator:
     """Every jurisdiction page from one statement: a change to any jurisdiction re-renders them all, which
-    costs a render; the resources listed on a page come with the library's part."""
-    row = _row(f"SELECT {_JURISDICTIONS}, {_JURISDICTION_PAGES}, {_LIBRARY}", **_dates(now))
+    costs a render; the resources and webinars listed on a page come with the library's and events' parts."""
+    row = _row(f"SELECT {_JURISDICTIONS}, {_JURISDICTION_PAGES}, {_LIBRARY}, {_EVENTS}", **_dates(now))
     return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)))
 
 
