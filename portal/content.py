@@ -140,8 +140,7 @@ def load_programs(folder: Path, report: LoadReport) -> None:
         except ValidationFailed as error:
             report.errors.append(f"{path.name}: programs: {error.message}")
             return
-        if created:
-            report.created_or_updated.append(f"jurisdictions/{path.name} (programs)")
+        (report.created_or_updated if created else report.unchanged).append(f"jurisdictions/{path.name} (programs)")
 
 
 def _as_date(value, field_name: str):

@@ -235,17 +235,26 @@ def test_every_url_argument_has_a_sample_value(app):
         sample_path(samples, rule)
 
 
-def _session_for(app, role, samples=None):
+def role_member(app, role: str, samples: Samples) -> str | None:
+    """Make the member who holds the role (a representative is approved for their jurisdiction); their
+    address, or None for the anonymous role."""
+    how, _ = ROLES[role]
+    if how is None:
+        return None
+    how = dict(how)
+    represents = how.pop("represents", None)
+    email = f"{role.replace(' ', '-').replace(chr(39), '')}@example.org"
+    create_member(app, email=email, name=f"Test {role}", **how)
+    if represents:
+        samples.represent(email, represents)
+    return email
+
+
+def _session_for(app, role, samples):
     """A client signed in as the role, the session cookie to restore before each request, and a CSRF token."""
     client = app.test_client()
-    how, _ = ROLES[role]
-    if how is not None:
-        how = dict(how)
-        represents = how.pop("represents", None)
-        email = f"{role.replace(' ', '-').replace(chr(39), '')}@example.org"
-        create_member(app, email=email, name=f"Test {role}", **how)
-        if represents:
-            samples.represent(email, represents)
+    email = role_member(app, role, samples)
+    if email is not None:
         login(client, email, PASSWORD)
     token = csrf_token(client)
     cookie_name = app.config["SESSION_COOKIE_NAME"]

@@ -18,7 +18,7 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 
 @pytest.fixture(scope="module")
 def seeded_api(tmp_path_factory):
-    app = make_app(tmp_path_factory.mktemp("api"), RATELIMIT_ENABLED=False)
+    app = make_app(tmp_path_factory.mktemp("api"))
     create_jurisdiction(app, annual_calls=100000, goal_rate=0.2, goal_year=2030,
                         reports=[month(2025, m, 1000, 10 * m) for m in range(1, 7)])
     email = create_representative(app)

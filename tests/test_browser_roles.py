@@ -6,8 +6,8 @@ sideways. Answers that are not HTML pages (feeds, calendars, JSON, downloads) an
 """
 import pytest
 
-from tests.conftest import PASSWORD, PHONE_WIDTH, check_accessible, create_member, scrolls_sideways, unit
-from tests.test_access import ORDER, ROLES, Samples, _rules, sample_path
+from tests.conftest import PASSWORD, PHONE_WIDTH, check_accessible, scrolls_sideways, unit
+from tests.test_access import ORDER, ROLES, Samples, _rules, role_member, sample_path
 
 pytestmark = pytest.mark.browser
 
@@ -26,12 +26,10 @@ def _pages_for(app, samples: Samples, role: str) -> list[str]:
     return sorted(set(paths))
 
 
-def _sign_in(page, role: str, app) -> None:
-    how, _ = ROLES[role]
-    if how is None:
+def _sign_in(page, role: str, app, samples: Samples) -> None:
+    email = role_member(app, role, samples)
+    if email is None:
         return
-    email = f"{role.replace(' ', '-')}@example.org"
-    create_member(app, email=email, name=f"Test {role}", **how)
     page.goto("/login")
     # By name, not label: this test is about the pages behind the sign-in, not the sign-in form's wording.
     page.locator("input[name=email]").fill(email)
@@ -58,7 +56,7 @@ def test_every_page_a_role_may_open_fits_a_phone_and_passes_axe(app, browser, li
     context = browser.new_context(base_url=live_server.url, viewport={"width": PHONE_WIDTH, "height": 740})
     try:
         page = context.new_page()
-        _sign_in(page, role, app)
+        _sign_in(page, role, app, samples)
         checked, failures = [], []
         for path in _pages_for(app, samples, role):
             try:

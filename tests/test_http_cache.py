@@ -12,7 +12,7 @@ from tests.conftest import counted_queries, csrf_token, login, post_form, unit
 from tests.test_access import Samples, sample_path
 
 # GET pages whose form posts: they hand out a CSRF token, so they may set the session cookie.
-FORM_PAGES = {"members.login", "members.signup", "members.reset_request", "library.unsubscribe"}
+FORM_PAGES = {"members.login", "members.signup", "members.reset_request", "library.unsubscribe", "initiative.join"}
 # Pages with a validator that the default content reaches without arguments.
 VALIDATED = ["/", "/resources", "/resources?q=crisis", "/feed.atom", "/sitemap.xml", "/about", "/robots.txt"]
 
