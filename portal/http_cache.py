@@ -36,7 +36,8 @@ PRIVATE = "private, no-store"
 PAGE_CACHE_SIZE = 256     # rendered pages kept per process (LRU); a page is ~30 KB, so ~8 MB at most
 VALIDATOR_REUSE_SECONDS = 1
 MAX_VALIDATORS = 4096
-_CACHEABLE_TYPES = {"text/html", "application/atom+xml", "application/xml", "text/plain", "text/calendar", "text/csv"}
+_CACHEABLE_TYPES = {"text/html", "application/atom+xml", "application/xml", "text/plain", "text/calendar", "text/csv",
+                    "application/json"}
 # Headers a kept page carries besides its type (a calendar file keeps its file name).
 _KEPT_HEADERS = ("Content-Disposition",)
 

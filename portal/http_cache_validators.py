@@ -205,10 +205,12 @@ def resource_page(view_args: dict, now: datetime) -> Validator | None:
 
 
 @validates("jurisdictions.index", "jurisdictions.show", "jurisdictions.metrics_csv", "jurisdictions.all_metrics_csv",
-           "initiative.index")
+           "initiative.index", "api_v1.progress", "api_v1.jurisdictions", "api_v1.jurisdiction", "api_v1.programs",
+           "api_v1.MetricReports")
 def jurisdiction_pages(view_args: dict, now: datetime) -> Validator:
     """Every jurisdiction page from one statement: a change to any jurisdiction re-renders them all, which
-    costs a render; the resources and webinars listed on a page come with the library's and events' parts."""
+    costs a render; the resources and webinars listed on a page come with the library's and events' parts.
+    The API's reads show the same rows (a write through the API changes them, so the next read is fresh)."""
     row = _row(f"SELECT {_JURISDICTIONS}, {_JURISDICTION_PAGES}, {_LIBRARY}, {_EVENTS}", **_dates(now))
     return Validator((*row, now.date(), _bucket(now, SAFETY_SECONDS)))
 

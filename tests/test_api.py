@@ -155,3 +155,16 @@ def test_the_api_page_has_examples_and_loads_nothing_from_elsewhere(client):
     html = client.get("/api").get_data(as_text=True)
     assert "curl" in html and "/api/v1/openapi.json" in html
     assert "cdn" not in html.lower() and "<script" not in html
+
+
+def test_reads_are_cached_for_anonymous_clients_and_follow_every_write(app, seeded):
+    client, secret = seeded["client"], seeded["token"]
+    first = client.get("/api/v1/progress")
+    etag = first.headers["ETag"]
+    assert client.get("/api/v1/progress", headers={"If-None-Match": etag}).status_code == 304
+    cached = client.get("/api/v1/progress")
+    assert cached.headers["Access-Control-Allow-Origin"] == "*" and cached.get_json() == first.get_json()
+    client.post("/api/v1/jurisdictions/riverton/metrics", headers=auth(secret), json={
+        "period_start": "2025-09-01", "period_end": "2025-09-30", "total": 3000, "diverted": 300})
+    after = client.get("/api/v1/progress", headers={"If-None-Match": etag})
+    assert after.status_code == 200 and after.get_json()["diverted"] == first.get_json()["diverted"] + 300
