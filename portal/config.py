@@ -76,6 +76,9 @@ def load_settings(instance: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # tied to the session instead: no expired-form surprises
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Requests per client address and process to the API (reads, and metric writes with a token).
+        "API_READ_LIMIT": env("API_READ_LIMIT") or "300 per minute",
+        "API_WRITE_LIMIT": env("API_WRITE_LIMIT") or "60 per minute",
         # Redis down: count per process until it is back, rather than answer every sign-in with an error.
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
     }

@@ -2,7 +2,7 @@
 search for anyone (CORS open, rate-limited); metric reports written with a jurisdiction's bearer token."""
 from datetime import date
 
-from flask import request, url_for
+from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint, abort
 
@@ -21,8 +21,6 @@ from portal.security import access
 blp = Blueprint("api_v1", __name__, url_prefix="/api/v1",
                 description="Read jurisdictions, metrics, programs, national progress and the library; write "
                             "metric reports with a jurisdiction's token.")
-READ_LIMIT = "300 per minute"
-WRITE_LIMIT = "60 per minute"
 
 
 class PortalApi(Api):
@@ -47,8 +45,8 @@ def register_api(app) -> None:
         "site, sent as `Authorization: Bearer <token>`.")}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     csrf.exempt(blp)  # writes carry a bearer token, never a cookie: no cross-site request can make one
-    limiter.limit(READ_LIMIT, methods=["GET", "HEAD", "OPTIONS"])(blp)
-    limiter.limit(WRITE_LIMIT, methods=["POST", "PUT", "DELETE"])(blp)
+    limiter.limit(lambda: current_app.config["API_READ_LIMIT"], methods=["GET", "HEAD", "OPTIONS"])(blp)
+    limiter.limit(lambda: current_app.config["API_WRITE_LIMIT"], methods=["POST", "PUT", "DELETE"])(blp)
     api.register_blueprint(blp)
     # The generated document is public too (the route walk checks every view declares its level).
     app.view_functions["api-docs.openapi_json"] = access("public")(app.view_functions["api-docs.openapi_json"])
