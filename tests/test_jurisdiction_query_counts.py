@@ -1,6 +1,6 @@
 """No jurisdiction page runs more SQL statements for more jurisdictions, reports, programs or representatives:
-the same count at N and at 3N (the directory, one page with its chart, the home page, /initiative, both CSVs,
-the badge and the API)."""
+the same count with 2 jurisdictions of 3 reports each and with 20 (place-0 and 18 more with 30 reports each):
+the directory, one page with its chart, the home page, /initiative, both CSVs, the badge and the API."""
 import pytest
 
 from portal.jurisdictions import metrics, programs
@@ -60,8 +60,8 @@ def test_no_jurisdiction_page_runs_more_statements_for_more_data(app, who):
     if who == "representative":
         login(client, create_representative(app, slug="place-0"))
     small = _counts(app, client)
-    _add(app, 2, 4, months=9)
-    _more_for_place_0(app, 0, 24)
+    _add(app, 2, 18, months=30)  # 2 jurisdictions of 3 reports, then 20, most of them with 30
+    _more_for_place_0(app, 0, 27)
     create_representative(app, email="second@example.org", slug="place-0", name="Second Rep")
     large = _counts(app, client)
     assert all(small.values())
