@@ -168,3 +168,20 @@ def test_reads_are_cached_for_anonymous_clients_and_follow_every_write(app, seed
         "period_start": "2025-09-01", "period_end": "2025-09-30", "total": 3000, "diverted": 300})
     after = client.get("/api/v1/progress", headers={"If-None-Match": etag})
     assert after.status_code == 200 and after.get_json()["diverted"] == first.get_json()["diverted"] + 300
+
+
+def test_the_limits_count_each_request_once_however_many_apps_a_process_made(tmp_path):
+    from tests.conftest import _empty_database, make_app
+    apps = [make_app(tmp_path / str(number)) for number in range(4)]
+    app = apps[-1]
+    try:
+        with app.app_context():
+            limiter.reset()
+        client = app.test_client()
+        reads = [client.get("/api/v1/progress").status_code for _ in range(301)]
+        assert reads[:300] == [200] * 300 and reads[300] == 429
+        writes = [client.post("/api/v1/jurisdictions/x/metrics", json={}).status_code for _ in range(61)]
+        assert 429 not in writes[:60] and writes[60] == 429
+    finally:
+        for made in apps:
+            _empty_database(made)

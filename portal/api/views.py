@@ -22,6 +22,11 @@ blp = Blueprint("api_v1", __name__, url_prefix="/api/v1",
                 description="Read jurisdictions, metrics, programs, national progress and the library; write "
                             "metric reports with a jurisdiction's token.")
 
+# The blueprint's limits are declared once, at import: declaring them in register_api would add them again for
+# every app made in one process (as the test suite does), and every request would be counted that many times.
+limiter.limit(lambda: current_app.config["API_READ_LIMIT"], methods=["GET", "HEAD", "OPTIONS"])(blp)
+limiter.limit(lambda: current_app.config["API_WRITE_LIMIT"], methods=["POST", "PUT", "DELETE"])(blp)
+
 
 class PortalApi(Api):
     """flask-smorest, with the site's own JSON errors (portal/errors.py) instead of its handler, so that every
@@ -45,8 +50,6 @@ def register_api(app) -> None:
         "site, sent as `Authorization: Bearer <token>`.")}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     csrf.exempt(blp)  # writes carry a bearer token, never a cookie: no cross-site request can make one
-    limiter.limit(lambda: current_app.config["API_READ_LIMIT"], methods=["GET", "HEAD", "OPTIONS"])(blp)
-    limiter.limit(lambda: current_app.config["API_WRITE_LIMIT"], methods=["POST", "PUT", "DELETE"])(blp)
     api.register_blueprint(blp)
     # The generated document is public too (the route walk checks every view declares its level).
     app.view_functions["api-docs.openapi_json"] = access("public")(app.view_functions["api-docs.openapi_json"])
