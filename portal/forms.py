@@ -30,6 +30,21 @@ def flash_error(error: Exception) -> None:
     flash(getattr(error, "message", None) or str(error), "error")
 
 
+def run_confirmed(action, success: str) -> bool:
+    """A one-button form (an EmptyForm: delete, revoke): run `action` when the CSRF token is good and flash
+    `success`; an expired form, or a refusal from the service, is flashed instead. True when it ran."""
+    if not EmptyForm().validate_on_submit():
+        flash("The form had expired. Please try again.", "error")
+        return False
+    try:
+        action()
+    except ValidationFailed as error:
+        flash_error(error)
+        return False
+    flash(success, "success")
+    return True
+
+
 def page_number(limit: int = 10_000) -> int:
     """The `page` query argument, clamped to 1..limit whatever was typed."""
     page = request.args.get("page", 1, type=int)

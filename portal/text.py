@@ -39,6 +39,16 @@ def clean_title(value: str | None, *, what: str, field: str = "title", max_lengt
     return title
 
 
+def clean_line(value, *, field: str, label: str, max_length: int, required: bool = False) -> str:
+    """One line of text with single spaces; `label` names it in the message ("Give the state.")."""
+    text = " ".join(str(value or "").split())
+    if required and not text:
+        raise ValidationFailed(field, f"Give {label}.")
+    if len(text) > max_length:
+        raise ValidationFailed(field, f"Use at most {max_length} characters for {label}.")
+    return text
+
+
 def clean_topics(topics, *, field: str = "topics") -> list[str]:
     """Free tags: trimmed, lower-cased, without repeats, at most MAX_TOPICS (a comma-separated string works)."""
     if isinstance(topics, str):

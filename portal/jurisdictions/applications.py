@@ -10,16 +10,7 @@ from portal.jurisdictions import representatives
 from portal.jurisdictions.models import KINDS, JoinApplication, Jurisdiction
 from portal.jurisdictions.services import clean_profile, get_jurisdiction, save_jurisdiction
 from portal.mail import send_mail, site_url_for
-from portal.text import normalize_email, slugify
-
-
-def _line(value, field: str, label: str, max_length: int, *, required: bool = True) -> str:
-    text = " ".join(str(value or "").split())
-    if required and not text:
-        raise ValidationFailed(field, f"Give {label}.")
-    if len(text) > max_length:
-        raise ValidationFailed(field, f"Use at most {max_length} characters for {label}.")
-    return text
+from portal.text import clean_line, normalize_email, slugify
 
 
 def _text(value, field: str, label: str) -> str:
@@ -31,12 +22,12 @@ def _text(value, field: str, label: str) -> str:
 
 def apply_to_join(*, name, state, kind="city", contact_name, contact_email, contact_role="", population=None,
                   annual_calls=None, programs="", interests="") -> JoinApplication:
-    name = _line(name, "name", "the jurisdiction's name", 120)
-    state = _line(state, "state", "the state", 60)
+    name = clean_line(name, field="name", label="the jurisdiction's name", max_length=120, required=True)
+    state = clean_line(state, field="state", label="the state", max_length=60, required=True)
     if kind not in KINDS:
         raise ValidationFailed("kind", "Choose city, county or region.")
-    contact_name = _line(contact_name, "contact_name", "your name", 120)
-    contact_role = _line(contact_role, "contact_role", "your role", 120, required=False)
+    contact_name = clean_line(contact_name, field="contact_name", label="your name", max_length=120, required=True)
+    contact_role = clean_line(contact_role, field="contact_role", label="your role", max_length=120)
     try:
         email = normalize_email(contact_email or "")
     except ValidationFailed as error:

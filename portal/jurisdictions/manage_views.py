@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from portal.exceptions import ValidationFailed
-from portal.forms import EmptyForm, apply_error, flash_error
+from portal.forms import EmptyForm, apply_error, flash_error, run_confirmed
 from portal.jurisdictions import metrics, programs, representatives, tokens
 from portal.jurisdictions.forms import (LINK_ROWS, CorrectMetricForm, JurisdictionForm, MetricForm, MetricsUploadForm,
                                         ProgramForm, SuggestForm, TokenForm, representation_form)
@@ -28,6 +28,11 @@ def _jurisdiction_or_404(slug: str):
 
 def _me():
     return current_user._get_current_object()
+
+
+def _origin(representative_origin: str) -> str:
+    """Where a report's change came from, for its revision: staff, or the representative's form or upload."""
+    return "staff" if current_user.is_staff else representative_origin
 
 
 def _page(template: str, jurisdiction, status: int = 200, **context):
@@ -170,11 +175,7 @@ def edit_program(slug, program_id):
 def delete_program(slug, program_id):
     jurisdiction = _jurisdiction_or_404(slug)
     program = programs.get_program(jurisdiction, program_id) or abort(404)
-    if EmptyForm().validate_on_submit():
-        programs.delete_program(program, actor=_me())
-        flash(f"{program.name} is removed.", "success")
-    else:
-        flash("The form had expired. Please try again.", "error")
+    run_confirmed(lambda: programs.delete_program(program, actor=_me()), f"{program.name} is removed.")
     return redirect(url_for("jurisdictions.show", slug=jurisdiction.slug))
 
 
@@ -195,7 +196,7 @@ def metrics_page(slug):
     form = MetricForm()
     if form.validate_on_submit():
         try:
-            metrics.report_metrics(jurisdiction, actor=_me(), origin="staff" if current_user.is_staff else "form",
+            metrics.report_metrics(jurisdiction, actor=_me(), origin=_origin("form"),
                                    **{name: getattr(form, name).data for name in (
                                        "period_start", "period_end", "total", "diverted", "eligible", "source_url",
                                        "is_sample")})
@@ -222,7 +223,7 @@ def correct_report(slug, report_id):
     if form.validate_on_submit():
         try:
             version = int(form.version.data) if (form.version.data or "").isdigit() else None
-            metrics.correct_metrics(report, actor=_me(), origin="staff" if current_user.is_staff else "form",
+            metrics.correct_metrics(report, actor=_me(), origin=_origin("form"),
                                     expected_version=version, total=form.total.data, diverted=form.diverted.data,
                                     eligible=form.eligible.data, source_url=form.source_url.data,
                                     is_sample=form.is_sample.data)
@@ -239,11 +240,8 @@ def correct_report(slug, report_id):
 def delete_report(slug, report_id):
     jurisdiction = _jurisdiction_or_404(slug)
     report = metrics.get_report(jurisdiction, report_id) or abort(404)
-    if EmptyForm().validate_on_submit():
-        metrics.delete_metrics(report, actor=_me(), origin="staff" if current_user.is_staff else "form")
-        flash("The report is deleted; its history is kept.", "success")
-    else:
-        flash("The form had expired. Please try again.", "error")
+    run_confirmed(lambda: metrics.delete_metrics(report, actor=_me(), origin=_origin("form")),
+                  "The report is deleted; its history is kept.")
     return redirect(url_for("jurisdiction_manage.metrics", slug=jurisdiction.slug))
 
 
@@ -271,7 +269,7 @@ def upload_metrics(slug):
     if form.validate_on_submit():
         try:
             result = metrics.import_metrics_csv(jurisdiction, actor=_me(), text=_uploaded_text(form),
-                                                origin="staff" if current_user.is_staff else "csv")
+                                                origin=_origin("csv"))
         except metrics.RowErrors as error:
             apply_error(form, error)
             rows = error.rows
@@ -314,11 +312,7 @@ def tokens_page(slug):
 def revoke_token(slug, token_id):
     jurisdiction = _jurisdiction_or_404(slug)
     token = tokens.get_token(jurisdiction, token_id) or abort(404)
-    if EmptyForm().validate_on_submit():
-        tokens.revoke_token(token, actor=_me())
-        flash(f"The token “{token.name}” no longer works.", "success")
-    else:
-        flash("The form had expired. Please try again.", "error")
+    run_confirmed(lambda: tokens.revoke_token(token, actor=_me()), f"The token “{token.name}” no longer works.")
     return redirect(url_for("jurisdiction_manage.tokens", slug=jurisdiction.slug))
 
 

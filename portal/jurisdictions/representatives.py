@@ -9,19 +9,13 @@ from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import ApiToken, JoinApplication, Jurisdiction, Representative
 from portal.mail import send_mail, site_url_for
-
-
-def _clean_line(value: str | None, *, field: str, max_length: int, label: str) -> str:
-    text = " ".join((value or "").split())
-    if len(text) > max_length:
-        raise ValidationFailed(field, f"Use at most {max_length} characters for {label}.")
-    return text
+from portal.text import clean_line
 
 
 def request_representation(*, member, jurisdiction: Jurisdiction, role_title: str, note: str = "") -> Representative:
     if member is None or not member.is_verified:
         raise NotAllowed("Confirm your email address before asking to represent a jurisdiction.")
-    role_title = _clean_line(role_title, field="role_title", max_length=120, label="your role")
+    role_title = clean_line(role_title, field="role_title", max_length=120, label="your role")
     if not role_title:
         raise ValidationFailed("role_title", "Say what your role is there (for example: program manager).")
     note = (note or "").strip()

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from portal.exceptions import ValidationFailed
-from portal.forms import EmptyForm, apply_error, flash_error
+from portal.forms import EmptyForm, apply_error, run_confirmed
 from portal.jurisdictions import applications, representatives
 from portal.jurisdictions.forms import DecisionForm, NewJurisdictionForm
 from portal.jurisdictions.services import get_jurisdiction, list_jurisdictions, save_jurisdiction
@@ -35,7 +35,7 @@ def index():
     form = NewJurisdictionForm()
     if form.validate_on_submit():
         try:
-            slug = clean_slug(form.slug.data, f"{form.name.data}", max_length=80)
+            slug = clean_slug(form.slug.data, form.name.data, max_length=80)
             if get_jurisdiction(slug) is not None:
                 raise ValidationFailed("slug", "Another jurisdiction has this address; choose another slug.")
             jurisdiction, _ = save_jurisdiction(slug=slug, name=form.name.data, state=form.state.data,
@@ -73,16 +73,9 @@ def review_request(request_id):
 @access("staff")
 def revoke(request_id):
     current = representatives.get_request(request_id) or abort(404)
-    if not EmptyForm().validate_on_submit():
-        flash("The form had expired. Please try again.", "error")
-    else:
-        try:
-            representatives.revoke_representative(current, actor=_me())
-        except ValidationFailed as error:
-            flash_error(error)
-        else:
-            flash(f"{current.member.name} no longer represents {current.jurisdiction.name}; their API tokens "
-                  "stop working.", "success")
+    run_confirmed(lambda: representatives.revoke_representative(current, actor=_me()),
+                  f"{current.member.name} no longer represents {current.jurisdiction.name}; their API tokens "
+                  "stop working.")
     return redirect(url_for("jurisdictions_staff.index"))
 
 
