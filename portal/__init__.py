@@ -17,6 +17,7 @@ from portal.extensions import csrf, db, limiter, login_manager, migrate
 from portal.http_cache import register_http_cache
 from portal.queue import register_queue
 from portal.security import register_security_headers
+from portal.streamed_uploads import register_streamed_uploads
 from portal.uow import register_unit_of_work
 
 BLUEPRINTS = (
@@ -33,6 +34,7 @@ BLUEPRINTS = (
     "portal.jurisdictions.initiative_views",
     "portal.jurisdictions.manage_views",
     "portal.jurisdictions.staff_views",
+    "portal.calls.views",
     "portal.api.pages",
 )
 
@@ -50,6 +52,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)
     register_extensions(app)
     register_unit_of_work(app)
+    register_streamed_uploads(app)
     register_blueprints(app)
     register_api(app)
     register_queue(app)

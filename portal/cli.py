@@ -1,4 +1,5 @@
 """Flask commands: thin wrappers over the services."""
+import json
 import logging
 import sys
 from datetime import datetime, timezone
@@ -9,6 +10,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from portal import mail, queue, search, uow
+from portal.calls import engine as calls_engine
+from portal.calls import services as calls_services
 from portal.content import load_content
 from portal.events.reminders import send_due_reminders
 from portal.exceptions import ValidationFailed
@@ -148,6 +151,9 @@ def worker(threads, periodic):
     where = "Redis" if current_app.config["REDIS_URL"] else current_app.config["QUEUE_SQLITE_PATH"]
     click.echo(f"Worker: {threads} thread{'' if threads == 1 else 's'}, jobs kept in {where}"
                f"{', running the scheduled jobs' if periodic else ''}.", err=True)
+    deleted = calls_services.clean_stale_files(at_start=True)
+    if deleted:
+        click.echo(f"Deleted {deleted} dispatch file{'' if deleted == 1 else 's'} left by an earlier run.", err=True)
     task_queue.create_consumer(workers=threads, periodic=periodic).run()
 
 
@@ -212,7 +218,78 @@ def jurisdictions_refresh():
     click.echo(f"{len(changed)} of {total} were out of date" + (f": {', '.join(changed)}." if changed else "."))
 
 
+calls_cli = AppGroup("calls", help="Call-type analysis of dispatch data.")
+
+
+def _field_mapping(pairs) -> dict[str, str]:
+    mapping = {}
+    for pair in pairs:
+        field, sep, column = pair.partition("=")
+        if not sep or field.strip() not in calls_engine.FIELDS:
+            raise click.BadParameter(f"{pair!r}: write FIELD=COLUMN, FIELD one of {', '.join(calls_engine.FIELDS)}.",
+                                     param_hint="--map")
+        mapping[field.strip()] = column
+    return mapping
+
+
+@calls_cli.command("analyze")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.option("--jurisdiction", "slug", required=True, help="The jurisdiction's slug.")
+@click.option("--map", "pairs", multiple=True, metavar="FIELD=COLUMN",
+              help="A column for a field (call_type, received_at, priority, disposition, unit_type); the others "
+                   "are proposed from the header, as on the upload form.")
+@click.option("--code-table", type=click.File("rb"), help="A CSV of code,description saved as the "
+              "jurisdiction's code table first.")
+@click.option("--output", type=click.File("w", encoding="utf-8"), help="Write the results as JSON here.")
+def calls_analyze(file, slug, pairs, code_table, output):
+    """Analyse a CAD extract (CSV, or gzip-compressed CSV) in this process, as the worker would: the same job,
+    a progress bar, the results stored with the jurisdiction's analyses."""
+    mapping = _field_mapping(pairs)
+    with uow.unit_of_work():
+        jurisdiction = get_jurisdiction(slug)
+        if jurisdiction is None:
+            raise click.ClickException(f"No jurisdiction has the slug {slug!r}.")
+        if code_table is not None:
+            try:
+                codes = calls_services.save_code_table(jurisdiction, actor=None, data=code_table.read(
+                    calls_services.MAX_CODE_TABLE_BYTES + 1))
+            except ValidationFailed as error:
+                raise click.ClickException(f"--code-table: {error.message}") from error
+            click.echo(f"Code table saved: {len(codes)} codes.", err=True)
+    with click.progressbar(length=1000, label="Reading", file=sys.stderr) as bar:
+        done = [0]
+
+        def progress(stage, fraction, rows):
+            step = int(fraction * 1000)
+            bar.label = "Preparing" if stage == "preparing" else f"Reading (about {rows:,} rows)"
+            if stage == "reading" and step > done[0]:
+                bar.update(step - done[0])
+                done[0] = step
+
+        try:
+            analysis = calls_services.analyse_file(jurisdiction, Path(file), actor=None, mapping=mapping,
+                                                   progress=progress)
+        except ValidationFailed as error:
+            raise click.ClickException(error.message) from error
+    if analysis.status != "done":
+        raise click.ClickException(analysis.error or "The analysis did not finish.")
+    results = calls_services.results_of(analysis)
+    if output is not None:
+        json.dump(results.to_json(), output, indent=1)
+        output.write("\n")
+    share = (lambda value: "none" if value is None else f"{value:.1%}")
+    click.echo(f"{results.calls:,} calls counted of {results.rows:,} rows ({results.unreadable:,} unreadable) in "
+               f"{analysis.seconds:.1f} s; mapping: {', '.join(f'{k}={v}' for k, v in analysis.mapping.items())}.")
+    click.echo(f"Alternative response: {share(results.alternative_share)}; co-response: "
+               f"{share(results.co_response_share)}; coverage of the mapping: {share(results.coverage)}"
+               + (f"; answered by non-police units: {share(results.non_police_share)}" if results.has_unit_type
+                  else "") + ".")
+    for entry in results.unmapped[:10]:
+        click.echo(f"  not mapped: {entry.call_type} ({entry.calls:,} calls)")
+    click.echo(f"Analysis #{analysis.id}: /jurisdictions/{slug}/analysis/{analysis.id}")
+
+
 def register_cli(app: Flask) -> None:
     for group in (content_cli, members_cli, search_cli, alerts_cli, events_cli, jurisdictions_cli, mail_cli,
-                  worker):
+                  calls_cli, worker):
         app.cli.add_command(group)

@@ -44,6 +44,13 @@ def load_settings(instance: Path) -> dict:
         "SEARCH_INDEX_DIR": env("SEARCH_INDEX_DIR") or str(instance / "search"),
         "UPLOAD_DIR": env("UPLOAD_DIR") or str(instance / "uploads"),
         "UPLOAD_MAX_BYTES": int(float(env("UPLOAD_MAX_MB") or 25) * 1024 * 1024),
+        # Call-type analyses: raw dispatch files wait here only until their job ends (then they are deleted).
+        "CALLS_DIR": env("CALLS_DIR") or str(instance / "calls"),
+        "CALLS_MAX_BYTES": int(float(env("CALLS_MAX_MB") or 1024) * 1024 * 1024),
+        "CALLS_THREADS": int(env("CALLS_THREADS") or 2),
+        "CALLS_MEMORY_LIMIT": env("CALLS_MEMORY_LIMIT") or "100MB",
+        # An uploaded file whose columns nobody maps within this time is deleted.
+        "CALLS_WAIT_MINUTES": int(env("CALLS_WAIT_MINUTES") or 120),
         "MAIL_SERVER": env("MAIL_SERVER") or None,
         "MAIL_PORT": int(env("MAIL_PORT") or 25),
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,

@@ -1,5 +1,6 @@
 """Imports every feature's models so that SQLAlchemy and Alembic see the whole schema."""
 from portal.audit.models import AuditEvent  # noqa: F401
+from portal.calls.models import CallAnalysis, CallSettings, CallTypeRule  # noqa: F401
 from portal.events.models import (CalendarFeed, Event, EventResource, Registration, ReminderSent,  # noqa: F401
                                   Series)
 from portal.jurisdictions.models import (ApiToken, JoinApplication, Jurisdiction, JurisdictionLink,  # noqa: F401

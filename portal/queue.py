@@ -47,6 +47,7 @@ TASK_MODULES = (
     "portal.members.tasks",
     "portal.library.tasks",
     "portal.events.tasks",
+    "portal.calls.tasks",
 )
 _EXTENSION = "portal.queue"
 
@@ -67,11 +68,13 @@ _DECLARED: dict[str, TaskSpec] = {}
 
 
 def task(name: str, *, retries: int | str = 0, retry_delay: float | str = 0, backoff: float = 1,
-         on_failure: Callable | None = None):
+         on_failure: Callable | None = None, in_unit_of_work: bool = True):
     """Declare `function` as the task `name` (a stable "feature.verb_noun": it is what the queue stores).
-    The function itself is returned unchanged, so it can still be called directly."""
+    The function itself is returned unchanged, so it can still be called directly. `in_unit_of_work=False`
+    for a job that commits in steps of its own (one that shows its progress while it runs)."""
     def declare(function: Callable) -> Callable:
-        _declare(TaskSpec(name, function, retries, retry_delay, backoff, on_failure))
+        _declare(TaskSpec(name, function, retries, retry_delay, backoff, on_failure,
+                          in_unit_of_work=in_unit_of_work))
         return function
     return declare
 

@@ -54,6 +54,8 @@ SAMPLE_ARGUMENTS = {
     "request_id": lambda samples: samples.jurisdiction()["request_id"],
     "application_id": lambda samples: samples.jurisdiction()["application_id"],
     "period_start": lambda samples: samples.jurisdiction()["period_start"],
+    "analysis_id": lambda samples: samples.jurisdiction()["analysis_id"],
+    "rule_id": lambda samples: samples.jurisdiction()["rule_id"],
 }
 
 IGNORED_ENDPOINTS = {"static"}
@@ -127,8 +129,10 @@ class Samples:
         def make():
             from datetime import date
 
+            from portal.calls import services as calls
             from portal.jurisdictions import applications, metrics, programs, representatives, tokens
             from portal.jurisdictions.services import save_jurisdiction
+            from tests.test_calls import sample_analysis
 
             jurisdiction, _ = save_jurisdiction(slug=slug, name="Access City", state="Ohio")
             elsewhere, _ = save_jurisdiction(slug="elsewhere", name="Elsewhere", state="Utah")
@@ -145,8 +149,11 @@ class Samples:
             token, _ = tokens.create_token(jurisdiction, actor=target, name="Access token")
             application = applications.apply_to_join(name="Applicant Town", state="Iowa", contact_name="Ann",
                                                      contact_email="ann@example.org")
-            return {"slug": slug, "period_start": report.period_start.isoformat(), "program_id": program.id, "report_id": report.id, "token_id": token.id,
-                    "request_id": pending.id, "application_id": application.id}
+            analysis = sample_analysis(jurisdiction)
+            rule = calls.save_rule(jurisdiction, actor=None, name="UNKNOWN THING", category="administrative")
+            return {"slug": slug, "period_start": report.period_start.isoformat(), "program_id": program.id,
+                    "report_id": report.id, "token_id": token.id, "request_id": pending.id,
+                    "application_id": application.id, "analysis_id": analysis.id, "rule_id": rule.id}
         return self._once("_jurisdiction", make)
 
     def represent(self, email: str, where: str) -> None:

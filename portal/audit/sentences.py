@@ -94,7 +94,8 @@ def _jurisdiction_edited(actor, subject, details):
 
 def _via(details) -> str:
     origin = details.get("origin")
-    return {"form": " (form)", "csv": " (CSV upload)", "api": " (API)", "content": " (default content)"}.get(
+    return {"form": " (form)", "csv": " (CSV upload)", "api": " (API)", "content": " (default content)",
+            "analysis": " (call-type analysis)"}.get(
         origin, "")
 
 
@@ -156,6 +157,16 @@ SENTENCES = {
         a, s, d.get("period", "a period"), _via(d)),
     "metrics.import": lambda a, s, d: Markup("%s uploaded metrics of %s: %s added, %s corrected%s") % (
         a, s, d.get("created", "some"), d.get("corrected", "some"), _via(d)),
+    "analysis.uploaded": lambda a, s, d: Markup("%s uploaded dispatch data of %s for a call-type analysis (#%s)")
+    % (a, s, d.get("analysis", "?")),
+    "analysis.deleted": lambda a, s, d: Markup("%s deleted the call-type analysis #%s of %s") % (
+        a, d.get("analysis", "?"), s),
+    "analysis.rule_saved": lambda a, s, d: Markup("%s classified the call type “%s” of %s as %s") % (
+        a, d.get("name", "?"), s, d.get("category", "?")),
+    "analysis.rule_deleted": lambda a, s, d: Markup("%s removed the classification line “%s” of %s") % (
+        a, d.get("name", "?"), s),
+    "analysis.code_table": lambda a, s, d: Markup("%s set the code table of %s (%s)") % (
+        a, s, _count(d, "codes", "code")),
     "program.saved": lambda a, s, d: Markup("%s saved the program %s of %s") % (a, d.get("program", "?"), s),
     "program.deleted": lambda a, s, d: Markup("%s removed the program %s of %s") % (a, d.get("program", "?"), s),
     "token.create": lambda a, s, d: Markup("%s made the API token “%s” for %s") % (a, d.get("name", "?"), s),

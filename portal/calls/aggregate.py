@@ -15,7 +15,7 @@ def _pairs(counter: dict) -> list[list]:
     return [[value, calls] for value, calls in counter.items()]
 
 
-def _capped(counter: dict) -> dict:
+def capped(counter: dict) -> dict:
     if len(counter) <= MAX_VALUES:
         return counter
     ranked = sorted(counter.items(), key=lambda item: (item[0] is None, -item[1], item[0] or ""))
@@ -67,7 +67,7 @@ class Aggregate:
         aggregate.call_types = dict(types)
         for margin, counter in zip(margins, counters):
             if any(value is not None for value in counter):
-                margin.update(_capped(counter))
+                margin.update(capped(counter))
         return aggregate
 
     def to_json(self) -> dict:

@@ -1,7 +1,6 @@
 """The results of a call analysis, computed from its stored aggregate and a classification table: shares that
 could go to an alternative response or a co-response, coverage, non-police share, time and priority counts."""
 import re
-from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from datetime import date
 

@@ -21,7 +21,7 @@ PROGRAM_MODELS = {
 # A report covers whole calendar months: one (a month), three (a quarter) or twelve (a year).
 PERIOD_MONTHS = {1: "month", 3: "quarter", 12: "year"}
 # Where a report came from: the default content, a representative's form or CSV upload, the API, or staff.
-ORIGINS = ("content", "form", "csv", "api", "staff")
+ORIGINS = ("content", "form", "csv", "api", "staff", "analysis")
 REQUEST_STATUSES = ("pending", "approved", "declined", "revoked")
 APPLICATION_STATUSES = ("pending", "approved", "declined")
 
