@@ -219,10 +219,9 @@ def test_any_call_type_text_is_counted_as_python_reads_it(tmp_path, types):
         return  # e.g. text that reads as binary: refused with a message, which is the other allowed outcome
     aggregate = engine.analyse(path, info, {"call_type": "TypeText", "received_at": "Received"},
                                settings=SETTINGS, work_path=tmp_path / "typed.utf8", max_bytes=1 << 30)
-    expected = Counter(kind.strip()[:engine.MAX_VALUE_LENGTH] for kind in types if kind.strip())
-    expected = Counter({kind.strip(): n for kind, n in expected.items() if kind.strip()})
+    expected = Counter(engine.clean_value(kind) for kind in types if engine.clean_value(kind))
     assert Counter(aggregate.call_types) == expected
-    assert aggregate.unreadable.get("call_type", 0) == sum(1 for kind in types if not kind.strip())
+    assert aggregate.unreadable.get("call_type", 0) == sum(1 for kind in types if not engine.clean_value(kind))
 
 
 # --- the pages ------------------------------------------------------------------------------------------------
@@ -587,3 +586,36 @@ def test_the_command_runs_the_same_job(app, runner, tmp_path):
     assert calls_dir_files(app) == []
     bad = runner.invoke(args=["calls", "analyze", str(extract), "--jurisdiction", "nowhere"])
     assert bad.exit_code != 0 and "No jurisdiction" in bad.output
+
+
+def test_no_analysis_page_runs_more_statements_for_more_data(app, rep):
+    from datetime import timedelta
+
+    from tests.conftest import counted_queries
+    app.extensions["portal.validators"].reuse = timedelta(0)
+
+    def add(analyses: int, types: int, rules: int) -> int:
+        with unit(app):
+            jurisdiction = riverton()
+            groups = [(f"TYPE {n}", n % 24, n % 7, str(n % 5), "Advised", "PATROL", n + 1) for n in range(types)]
+            made = [sample_analysis(jurisdiction, groups).id for _ in range(analyses)]
+            for n in range(rules):
+                services.save_rule(jurisdiction, actor=None, name=f"TYPE {n}", category="administrative")
+            return made[-1]
+
+    def counts(number: int) -> dict:
+        paths = ["/jurisdictions/riverton/analysis", f"/jurisdictions/riverton/analysis/{number}",
+                 f"/jurisdictions/riverton/analysis/{number}.json", f"/jurisdictions/riverton/analysis/{number}.csv",
+                 f"/jurisdictions/riverton/analysis/{number}/progress.json", "/jurisdictions/riverton/analysis/rules"]
+        found = {}
+        with counted_queries(app) as seen:
+            for path in paths:
+                rep.get(path)
+                seen.clear()
+                assert rep.get(path).status_code == 200, path
+                found[path.replace(str(number), "N")] = len(seen)
+        return found
+
+    few = counts(add(1, 2, 1))
+    many = counts(add(30, 500, 40))
+    assert many == few

@@ -311,6 +311,9 @@ def _literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+NO_CALL_TYPE_SQL = r"call_type IS NULL OR regexp_full_match(call_type, '\s*')"
+
+
 def time_sql(column: str) -> str:
     """The SQL that reads a received time (VARCHAR) as a TIMESTAMP, NULL when it cannot be read."""
     formats = "[" + ", ".join(_literal(fmt) for fmt in US_TIME_FORMATS) + "]"
@@ -322,13 +325,14 @@ def time_sql(column: str) -> str:
             f"AS TIMESTAMP) END")
 
 
-# Trimmed as Python's str.strip() trims (every Unicode space, line breaks and tabs), so the values the examples
-# pass (read with Python's csv module) are judged alike.
-WHITESPACE = "".join(char for char in map(chr, range(0x3001)) if char.isspace())
+# The spaces a value is trimmed of: RE2's \s in SQL, and these in Python. Values are grouped as written (trimming
+# every row in SQL would cost more than the rest of the query) and cleaned once per distinct value afterwards.
+WHITESPACE = " \t\n\f\r"
 
 
-def _value_sql(column: str) -> str:
-    return f"nullif(left(trim({_quote(column)}, {_literal(WHITESPACE)}), {MAX_VALUE_LENGTH}), '')"
+def clean_value(text: str) -> str:
+    """A value as the aggregate keeps it: trimmed, at most MAX_VALUE_LENGTH characters."""
+    return text.strip(WHITESPACE)[:MAX_VALUE_LENGTH]
 
 
 def _rchar() -> int | None:
@@ -372,9 +376,8 @@ def aggregate_file(path: Path, info: FileInfo, mapping: dict[str, str], *, setti
     are counted as unreadable, and up to 20 of them are found again with their line numbers."""
     mapping = check_mapping(mapping, info.header)
     source, parameters = _source(path, info)
-    values = {name: _value_sql(column) for name, column in mapping.items()}
-    selected = ", ".join(f"{sql} AS {name}" for name, sql in values.items())
-    received = "received_at" if "received_at" in mapping else "NULL::VARCHAR"
+    selected = ", ".join(f"{_quote(column)} AS {name}" for name, column in mapping.items())
+    received = "nullif(trim(received_at), '')" if "received_at" in mapping else "NULL::VARCHAR"
     margins = [name for name in ("priority", "disposition", "unit_type") if name in mapping]
     timed = "received_at" in mapping
     sets = ["()", "(call_type)"] + (["(h, d)"] if timed else []) + [f"({m})" for m in margins]
@@ -385,7 +388,7 @@ def aggregate_file(path: Path, info: FileInfo, mapping: dict[str, str], *, setti
         timed AS (SELECT *, {time_sql(received)} AS t FROM src),
         checked AS (
             SELECT *, hour(t) AS h, isodow(t) - 1 AS d,
-                   CASE WHEN call_type IS NULL THEN 'call_type'
+                   CASE WHEN {NO_CALL_TYPE_SQL} THEN 'call_type'
                         WHEN {received} IS NOT NULL AND t IS NULL THEN 'received_at' END AS problem
             FROM timed)
         SELECT grouping({grouping}) AS g, {keys},
@@ -457,13 +460,15 @@ def _aggregate_of(rows: list, columns: list[str], *, ragged: int) -> Aggregate:
         elif not calls:
             continue
         elif present == {"call_type"}:
-            aggregate.call_types[keys["call_type"]] = calls
+            kind = clean_value(keys["call_type"])
+            aggregate.call_types[kind] = aggregate.call_types.get(kind, 0) + calls
         elif present == {"h", "d"}:
             if keys["h"] is not None and keys["d"] is not None:
                 aggregate.times[int(keys["d"])][int(keys["h"])] = calls
         else:
             (name,) = present
-            margins[name][keys[name]] = calls
+            value = clean_value(keys[name]) or None if keys[name] is not None else None
+            margins[name][value] = margins[name].get(value, 0) + calls
     aggregate.priorities = capped(margins["priority"])
     aggregate.dispositions = capped(margins["disposition"])
     aggregate.unit_types = capped(margins["unit_type"])
@@ -480,14 +485,16 @@ def _find_examples(path: Path, info: FileInfo, mapping: dict, connection, *, bat
     width = len(info.header)
     examples: list[tuple[int, str]] = []
     pending: list[tuple[int, str]] = []
+    received = "nullif(trim(received_at), '')"
     check = (f"SELECT line FROM (SELECT unnest(?::BIGINT[]) AS line, unnest(?::VARCHAR[]) AS received_at) "
-             f"WHERE {time_sql('received_at')} IS NULL")
+             f"WHERE {received} IS NOT NULL AND {time_sql(received)} IS NULL")
 
     def judge():
         if pending:
-            bad = connection.execute(check, [[line for line, _ in pending], [value for _, value in pending]])
+            values = dict(pending)
+            bad = connection.execute(check, [list(values), list(values.values())])
             for (line,) in bad.fetchall():
-                examples.append((int(line), f"{REASONS['received_at']}: {dict(pending)[line][:40]!r}"))
+                examples.append((int(line), f"{REASONS['received_at']}: {clean_value(values[line])[:40]!r}"))
             pending.clear()
 
     csv.field_size_limit(1 << 30)
@@ -502,10 +509,10 @@ def _find_examples(path: Path, info: FileInfo, mapping: dict, connection, *, bat
             if row:
                 if len(row) != width:
                     examples.append((line, f"{REASONS['ragged']} ({len(row)} where the header has {width})"))
-                elif not row[type_at].strip():
+                elif not clean_value(row[type_at]):
                     examples.append((line, REASONS["call_type"]))
-                elif time_at is not None and row[time_at].strip():
-                    pending.append((line, row[time_at].strip()[:MAX_VALUE_LENGTH]))
+                elif time_at is not None and row[time_at]:
+                    pending.append((line, row[time_at]))
                     if len(pending) >= batch:
                         judge()
             line = reader.line_num + 1
