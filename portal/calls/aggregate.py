@@ -9,18 +9,22 @@ MAX_EXAMPLES = 20
 # Free-text margins (a disposition column full of notes, say) keep their biggest values; the rest is summed.
 MAX_VALUES = 500
 OTHER_VALUES = "(other values)"
+# A call type column of free text would make the stored aggregate as big as the file: the biggest types are
+# kept, the rest summed into one type no table maps.
+MAX_CALL_TYPES = 50_000
+OTHER_CALL_TYPES = "(other call types, each rarer than these)"
 
 
 def _pairs(counter: dict) -> list[list]:
     return [[value, calls] for value, calls in counter.items()]
 
 
-def capped(counter: dict) -> dict:
-    if len(counter) <= MAX_VALUES:
+def capped(counter: dict, limit: int = MAX_VALUES, other: str = OTHER_VALUES) -> dict:
+    if len(counter) <= limit:
         return counter
     ranked = sorted(counter.items(), key=lambda item: (item[0] is None, -item[1], item[0] or ""))
-    kept = dict(ranked[:MAX_VALUES - 1])
-    kept[OTHER_VALUES] = kept.get(OTHER_VALUES, 0) + sum(calls for _, calls in ranked[MAX_VALUES - 1:])
+    kept = dict(ranked[:limit - 1])
+    kept[other] = kept.get(other, 0) + sum(calls for _, calls in ranked[limit - 1:])
     return kept
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-from portal.calls.aggregate import MAX_EXAMPLES, Aggregate, capped
+from portal.calls.aggregate import MAX_CALL_TYPES, MAX_EXAMPLES, OTHER_CALL_TYPES, Aggregate, capped
 
 FIELDS = ("call_type", "received_at", "priority", "disposition", "unit_type")
 FIELD_LABELS = {
@@ -405,6 +405,8 @@ def aggregate_file(path: Path, info: FileInfo, mapping: dict[str, str], *, setti
         aggregate.mapped = tuple(name for name in FIELDS if name in mapping)
         if aggregate.unreadable_rows:
             aggregate.examples = _find_examples(path, info, mapping, connection)
+    except duckdb.OutOfMemoryException:
+        raise  # not the file's fault: the job says so in its own words
     except duckdb.Error as error:
         raise FileProblem(f"The file could not be read as CSV: {_first_line(error)}") from None
     finally:
@@ -469,6 +471,7 @@ def _aggregate_of(rows: list, columns: list[str], *, ragged: int) -> Aggregate:
             (name,) = present
             value = clean_value(keys[name]) or None if keys[name] is not None else None
             margins[name][value] = margins[name].get(value, 0) + calls
+    aggregate.call_types = capped(aggregate.call_types, MAX_CALL_TYPES, OTHER_CALL_TYPES)
     aggregate.priorities = capped(margins["priority"])
     aggregate.dispositions = capped(margins["disposition"])
     aggregate.unit_types = capped(margins["unit_type"])

@@ -52,8 +52,9 @@ def run_analysis(analysis_id: int, *, progress: Callable[[str, float, int], None
     except engine.FileProblem as problem:
         error = str(problem)
     except duckdb.OutOfMemoryException:
-        error = ("The analysis needed more memory than it may use (CALLS_MEMORY_LIMIT); ask staff to raise it "
-                 "or split the file.")
+        error = ("The analysis needed more memory than it may use (CALLS_MEMORY_LIMIT): the file has too many "
+                 "distinct values in its mapped columns (a call type column of free text, say). Map another "
+                 "column, split the file, or ask staff to raise the limit.")
     except Exception:
         log.exception("call analysis %s failed", analysis_id)
         error = "The analysis stopped on an unexpected error; staff can see it in the worker's log."

@@ -177,8 +177,8 @@ def save_figure(slug, analysis_id):
     except ValidationFailed as error:
         flash_error(error)
         return _show(jurisdiction, analysis.id, "#save")
-    flash(f"Saved {report.eligible:,} eligible calls as the figure of {jurisdiction.name} for "
-          f"{report.period_start:%B %Y} to {report.period_end:%B %Y}.", "success")
+    period = f"{report.period_start:%B %Y}" + (f" to {report.period_end:%B %Y}" if report.months > 1 else "")
+    flash(f"Saved {report.eligible:,} eligible calls as the figure of {jurisdiction.name} for {period}.", "success")
     return _show(jurisdiction, analysis.id, "#save")
 
 
