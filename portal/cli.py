@@ -151,7 +151,7 @@ def worker(threads, periodic):
     where = "Redis" if current_app.config["REDIS_URL"] else current_app.config["QUEUE_SQLITE_PATH"]
     click.echo(f"Worker: {threads} thread{'' if threads == 1 else 's'}, jobs kept in {where}"
                f"{', running the scheduled jobs' if periodic else ''}.", err=True)
-    deleted = calls_services.clean_stale_files(at_start=True)
+    deleted = calls_services.clean_stale_files()
     if deleted:
         click.echo(f"Deleted {deleted} dispatch file{'' if deleted == 1 else 's'} left by an earlier run.", err=True)
     task_queue.create_consumer(workers=threads, periodic=periodic).run()

@@ -51,6 +51,8 @@ def load_settings(instance: Path) -> dict:
         "CALLS_MEMORY_LIMIT": env("CALLS_MEMORY_LIMIT") or "100MB",
         # An uploaded file whose columns nobody maps within this time is deleted.
         "CALLS_WAIT_MINUTES": int(env("CALLS_WAIT_MINUTES") or 120),
+        # A running job shows progress every half second; one silent this long has lost its worker.
+        "CALLS_STALE_MINUTES": int(env("CALLS_STALE_MINUTES") or 10),
         "MAIL_SERVER": env("MAIL_SERVER") or None,
         "MAIL_PORT": int(env("MAIL_PORT") or 25),
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,

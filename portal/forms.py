@@ -30,6 +30,15 @@ def flash_error(error: Exception) -> None:
     flash(getattr(error, "message", None) or str(error), "error")
 
 
+def flash_form_errors(form: FlaskForm) -> None:
+    """A form sent from another page (a button beside a result) that did not validate: each of its messages
+    flashed for the page it goes back to; an expired or missing CSRF token reads as an expired form."""
+    messages = [str(message) for name, found in form.errors.items() if name != "csrf_token"
+                for message in (found if isinstance(found, list) else [found])]
+    for message in messages or ["The form had expired. Please try again."]:
+        flash(message, "error")
+
+
 def run_confirmed(action, success: str) -> bool:
     """A one-button form (an EmptyForm: delete, revoke): run `action` when the CSRF token is good and flash
     `success`; an expired form, or a refusal from the service, is flashed instead. True when it ran."""

@@ -514,29 +514,42 @@ def test_saving_the_figure_to_a_reported_period_or_refusing(app, rep):
 
 
 def test_stale_files_are_deleted(app):
+    """What the worker does when it starts and every ten minutes: a job whose process is gone (on this host), or
+    silent too long (on any), is interrupted and its file deleted; a live job elsewhere keeps its file."""
+    import subprocess
+    import sys
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True, check=True)
     create_jurisdiction(app)
     with unit(app):
-        from portal.jurisdictions.services import get_jurisdiction
-        jurisdiction = get_jurisdiction("riverton")
+        jurisdiction = riverton()
         folder = services.calls_dir()
-        running = sample_analysis(jurisdiction, status="running", file_token="a" * 32, aggregate=None)
-        waiting = sample_analysis(jurisdiction, status="uploaded", file_token="b" * 32, aggregate=None)
-        running_id, waiting_id = running.id, waiting.id
-    for name in ("a" * 32 + ".upload", "a" * 32 + ".utf8", "b" * 32 + ".upload", "c" * 32 + ".upload"):
-        (folder / name).write_bytes(b"TypeText\nNOISE\n")
+        made = {}
+        for token, worker in (("a", f"{services.this_worker().rpartition(':')[0]}:{finished.stdout.strip()}"),
+                              ("d", services.this_worker()), ("e", "another-host:1"), ("f", "another-host:2")):
+            made[token] = sample_analysis(jurisdiction, status="running", file_token=token * 32, aggregate=None,
+                                          worker=worker).id
+        made["b"] = sample_analysis(jurisdiction, status="uploaded", file_token="b" * 32, aggregate=None).id
+    with unit(app):  # another host's job that has shown no progress for an hour
+        db.session.get(CallAnalysis, made["f"]).updated_at = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    for token in "abcdef":
+        (folder / f"{token * 32}.upload").write_bytes(b"TypeText\nNOISE\n")
+    (folder / f"{'a' * 32}.utf8").write_bytes(b"TypeText\nNOISE\n")
     with app.app_context():
-        assert services.clean_stale_files() == 1          # the orphan only; a running job keeps its files
-        assert services.clean_stale_files(at_start=True) == 2  # the worker starts: that job was interrupted
-    assert calls_dir_files(app) == ["b" * 32 + ".upload"]
+        # a (its process is gone, and its work file), c (nobody's), f (silent): 4 files.
+        assert services.clean_stale_files() == 4
+    assert calls_dir_files(app) == [f"{token * 32}.upload" for token in "bde"]
     with unit(app):
-        assert db.session.get(CallAnalysis, running_id).status == "failed"
-        assert "interrupted" in db.session.get(CallAnalysis, running_id).error
-        db.session.get(CallAnalysis, waiting_id).created_at = datetime(2020, 1, 1, tzinfo=timezone.utc)
+        states = {token: db.session.get(CallAnalysis, number).status for token, number in made.items()}
+        assert states == {"a": "failed", "b": "uploaded", "d": "running", "e": "running", "f": "failed"}
+        assert "interrupted" in db.session.get(CallAnalysis, made["a"]).error
+        db.session.get(CallAnalysis, made["b"]).created_at = datetime(2020, 1, 1, tzinfo=timezone.utc)
     with app.app_context():
-        assert services.clean_stale_files() == 1
+        assert services.clean_stale_files() == 1  # b waited too long for its columns
     with unit(app):
-        assert db.session.get(CallAnalysis, waiting_id).status == "failed"
-    assert calls_dir_files(app) == []
+        assert db.session.get(CallAnalysis, made["b"]).status == "failed"
+    assert calls_dir_files(app) == [f"{token * 32}.upload" for token in "de"]
 
 
 def test_a_real_worker_runs_the_job_and_the_page_follows_it(new_app):

@@ -46,6 +46,7 @@ def upgrade():
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('file_token', sa.String(length=32), nullable=False),
     sa.Column('stage', sa.String(length=16), nullable=False),
+    sa.Column('worker', sa.String(length=100), nullable=False),
     sa.Column('filename', sa.String(length=200), nullable=False),
     sa.Column('size_bytes', sa.BigInteger(), nullable=False),
     sa.Column('encoding', sa.String(length=16), nullable=False),

@@ -28,6 +28,7 @@ class CallAnalysis(db.Model):
     # The raw file's name on disk under CALLS_DIR while it exists (never the person's name for it).
     file_token: Mapped[str] = mapped_column(String(32), default="", index=True)
     stage: Mapped[str] = mapped_column(String(16), default="")       # preparing / reading, while running
+    worker: Mapped[str] = mapped_column(String(100), default="")     # host:pid of the process running the job
     filename: Mapped[str] = mapped_column(String(200), default="")   # as uploaded, for the person's reference
     size_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
     encoding: Mapped[str] = mapped_column(String(16), default="")

@@ -3,7 +3,9 @@ aggregates it; results are computed from the stored aggregate with the jurisdict
 which it can extend; the eligible-calls figure is saved through the metric-report service."""
 import csv
 import io
+import os
 import secrets
+import socket
 import shutil
 from calendar import monthrange
 from datetime import date, timedelta
@@ -182,6 +184,7 @@ def mark_running(analysis_id: int) -> tuple[CallAnalysis, engine.FileInfo] | Non
             return None
         analysis.status, analysis.stage = "running", "preparing"
         analysis.started_at = utcnow()
+        analysis.worker = this_worker()
     db.session.refresh(analysis)
     return analysis, _stored_info(analysis)
 
@@ -211,26 +214,49 @@ def finish_analysis(analysis_id: int, *, aggregate: Aggregate | None, error: str
         analysis.period_start, analysis.period_end = aggregate.period_start, aggregate.period_end
 
 
-def clean_stale_files(*, at_start: bool = False) -> int:
-    """Delete every raw file no waiting analysis owns: leftovers of a crash, a rollback, or (`at_start`, when
-    the worker starts) a job that was running when its worker stopped, which is marked failed; and files
-    that waited for their columns longer than CALLS_WAIT_MINUTES. Returns how many files were deleted."""
+def this_worker() -> str:
+    """Who runs a job: this host and process, so that a worker starting on the same host can tell a job whose
+    process is gone from one another worker is still running."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}"
+
+
+def _gone(worker: str) -> bool:
+    host, _, pid = worker.rpartition(":")
+    if host != socket.gethostname()[:80] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
+def clean_stale_files() -> int:
+    """Delete every raw file no waiting or live analysis owns: leftovers of a crash or a rollback; the file of a
+    job whose process is gone (on this host, told by its pid: so at a worker's start) or that has not shown
+    progress for CALLS_STALE_MINUTES (on any host), which is marked interrupted; and files that waited for
+    their columns longer than CALLS_WAIT_MINUTES. Returns how many files were deleted. The worker runs it when
+    it starts and every ten minutes."""
+    config = current_app.config
     deleted = 0
     with uow.unit_of_work():
-        limit = utcnow() - timedelta(minutes=current_app.config["CALLS_WAIT_MINUTES"])
+        waited = utcnow() - timedelta(minutes=config["CALLS_WAIT_MINUTES"])
         for analysis in db.session.scalars(select(CallAnalysis).where(CallAnalysis.status == "uploaded",
-                                                                      CallAnalysis.created_at < limit)):
+                                                                      CallAnalysis.created_at < waited)):
             analysis.status = "failed"
-            analysis.error = (f"Nobody chose the file's columns within {current_app.config['CALLS_WAIT_MINUTES']} "
-                              "minutes, so it was deleted; upload it again.")
-        if at_start:
-            for analysis in db.session.scalars(select(CallAnalysis).where(CallAnalysis.status == "running")):
+            analysis.error = (f"Nobody chose the file's columns within {config['CALLS_WAIT_MINUTES']} minutes, so "
+                              "it was deleted; upload it again.")
+        silent = utcnow() - timedelta(minutes=config["CALLS_STALE_MINUTES"])
+        for analysis in db.session.scalars(select(CallAnalysis).where(CallAnalysis.status == "running")):
+            if _gone(analysis.worker) or analysis.updated_at < silent:
                 analysis.status, analysis.stage = "failed", ""
-                analysis.error = "The analysis was interrupted (its worker stopped); the file was deleted. " \
-                                 "Upload it again."
+                analysis.error = ("The analysis was interrupted (its worker stopped); the file was deleted. "
+                                  "Upload it again.")
         db.session.flush()
         kept = set(db.session.scalars(select(CallAnalysis.file_token).where(
-            CallAnalysis.status.in_(("uploaded", "queued") if at_start else ("uploaded", "queued", "running")))))
+            CallAnalysis.status.in_(("uploaded", "queued", "running")))))
     for path in calls_dir().iterdir():
         if path.is_file() and path.suffix in (".upload", ".utf8") and path.stem not in kept:
             path.unlink(missing_ok=True)

@@ -12,7 +12,7 @@ from portal.calls.forms import AnalysisUploadForm, CodeTableForm, SaveFigureForm
 from portal.calls.heatmap import heatmap_svg, heatmap_table_markup
 from portal.csv_export import csv_response
 from portal.exceptions import ValidationFailed
-from portal.forms import EmptyForm, apply_error, flash_error, run_confirmed
+from portal.forms import EmptyForm, apply_error, flash_error, flash_form_errors, run_confirmed
 from portal.jurisdictions.services import get_jurisdiction
 from portal.security import access, safe_next
 from portal.streamed_uploads import claim_upload, streamed_path, streams_upload
@@ -164,8 +164,7 @@ def save_figure(slug, analysis_id):
     analysis = _analysis_or_404(jurisdiction, analysis_id)
     form = SaveFigureForm()
     if not form.validate_on_submit():
-        flash(" ".join(message for messages in form.errors.values() for message in messages)
-              or "The form had expired. Please try again.", "error")
+        flash_form_errors(form)
         return _show(jurisdiction, analysis.id, "#save")
     # The site's own address (as mail and feeds give it), so the report's source works from anywhere.
     source = current_app.config["SITE_URL"] + url_for("calls.show", slug=jurisdiction.slug, analysis_id=analysis.id)
@@ -213,7 +212,7 @@ def rules(slug):
                 flash(f"“{rule.name}” is now counted as {categories_by_slug[rule.category].name}.", "success")
                 return redirect(back or url_for("calls.rules", slug=jurisdiction.slug))
         if back:  # a form of the results page: its message goes back there
-            flash(" ".join(message for messages in form.errors.values() for message in messages), "error")
+            flash_form_errors(form)
             return redirect(back)
         status = 400
     return _page("rules.html", jurisdiction, status, form=form, rules=services.rules_of(jurisdiction),
@@ -247,8 +246,7 @@ def codes(slug):
             flash(f"The code table was saved: {len(saved):,} codes. Call types that are codes are now classified "
                   "by their descriptions.", "success")
     else:
-        flash(" ".join(message for messages in form.errors.values() for message in messages)
-              or "The form had expired. Please try again.", "error")
+        flash_form_errors(form)
     return redirect(url_for("calls.rules", slug=jurisdiction.slug) + "#codes")
 
 

@@ -5,7 +5,7 @@ from flask_login import current_user
 from wtforms import SelectChoice
 
 from portal.exceptions import ValidationFailed
-from portal.forms import EmptyForm, apply_error, flash_error, run_confirmed
+from portal.forms import EmptyForm, apply_error, flash_error, flash_form_errors, run_confirmed
 from portal.jurisdictions import metrics, programs, representatives, tokens
 from portal.jurisdictions.forms import (LINK_ROWS, CorrectMetricForm, JurisdictionForm, MetricForm, MetricsUploadForm,
                                         ProgramForm, SuggestForm, TokenForm, representation_form)
@@ -58,9 +58,7 @@ def request_representation():
         flash(f"Your request to represent {jurisdiction.name} is with staff; you will get an email with their "
               "answer.", "success")
     else:
-        for messages in form.errors.values():
-            for message in messages if isinstance(messages, list) else [messages]:
-                flash(str(message), "error")
+        flash_form_errors(form)
     return redirect(url_for("members.account") + "#representation")
 
 
