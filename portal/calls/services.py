@@ -149,10 +149,14 @@ def queue_analysis(analysis: CallAnalysis, *, actor, mapping: dict) -> CallAnaly
 def analyse_file(jurisdiction: Jurisdiction, path: Path, *, actor, mapping: dict | None = None,
                  progress=None) -> CallAnalysis:
     """What `flask calls analyze` does: the same steps and the same job, in this process. The file is copied
-    under CALLS_DIR first, so that the job deletes only its own copy."""
+    under CALLS_DIR first (a hard link when both are on one file system), so that the job deletes only its own
+    name for it, never the person's file."""
     token, target = new_upload_path()
     try:
-        shutil.copyfile(path, target)
+        try:
+            os.link(path, target)
+        except OSError:
+            shutil.copyfile(path, target)
     except OSError as error:
         delete_files(token)
         raise ValidationFailed("file", f"The file could not be read: {error.strerror or error}.") from None
