@@ -35,12 +35,13 @@ def mapping_form(header: list[str], mapping: dict, formdata=None) -> MappingForm
 
     for name in FIELDS:
         required = name in REQUIRED_FIELDS
-        choices = ([] if required else [SelectChoice("", "Not in the file")]) + [SelectChoice(column, column)
-                                                                                  for column in header]
+        # A required select starts with an empty choice (HTML requires it): nothing is chosen until someone does.
+        empty = SelectChoice("", "Choose a column") if required else SelectChoice("", "Not in the file")
+        choices = [empty] + [SelectChoice(column, column) for column in header]
         validators = [DataRequired("Choose the column of the call type.")] if required else [Optional()]
         setattr(Form, name, SelectField(FIELD_LABELS[name], choices=choices, validators=validators,
                                         description=FIELD_HINTS[name], validate_choice=True,
-                                        default=mapping.get(name, "" if not required else None)))
+                                        default=mapping.get(name, "")))
     return Form(formdata=formdata)
 
 
