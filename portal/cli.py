@@ -10,7 +10,8 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from portal import mail, queue, search, uow
-from portal.calls import engine as calls_engine
+from portal.calls import mapping as calls_mapping
+from portal.calls import rules as calls_rules
 from portal.calls import services as calls_services
 from portal.content import load_content
 from portal.events.reminders import send_due_reminders
@@ -225,8 +226,8 @@ def _field_mapping(pairs) -> dict[str, str]:
     mapping = {}
     for pair in pairs:
         field, sep, column = pair.partition("=")
-        if not sep or field.strip() not in calls_engine.FIELDS:
-            raise click.BadParameter(f"{pair!r}: write FIELD=COLUMN, FIELD one of {', '.join(calls_engine.FIELDS)}.",
+        if not sep or field.strip() not in calls_mapping.FIELDS:
+            raise click.BadParameter(f"{pair!r}: write FIELD=COLUMN, FIELD one of {', '.join(calls_mapping.FIELDS)}.",
                                      param_hint="--map")
         mapping[field.strip()] = column
     return mapping
@@ -251,8 +252,8 @@ def calls_analyze(file, slug, pairs, code_table, output):
             raise click.ClickException(f"No jurisdiction has the slug {slug!r}.")
         if code_table is not None:
             try:
-                codes = calls_services.save_code_table(jurisdiction, actor=None, data=code_table.read(
-                    calls_services.MAX_CODE_TABLE_BYTES + 1))
+                codes = calls_rules.save_code_table(jurisdiction, actor=None, data=code_table.read(
+                    calls_rules.MAX_CODE_TABLE_BYTES + 1))
             except ValidationFailed as error:
                 raise click.ClickException(f"--code-table: {error.message}") from error
             click.echo(f"Code table saved: {len(codes)} codes.", err=True)

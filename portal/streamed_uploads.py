@@ -20,6 +20,7 @@ from werkzeug.exceptions import ClientDisconnected, RequestEntityTooLarge
 
 from portal.errors import render_error
 from portal.security import allows
+from portal.text import size_label
 
 # Room for the form's other fields and the multipart framing around the file.
 FORM_OVERHEAD = 64 * 1024
@@ -93,10 +94,6 @@ def discard_upload() -> None:
         Path(path).unlink(missing_ok=True)
 
 
-def _size(count: int) -> str:
-    return f"{count / (1 << 30):g} GB" if count >= 1 << 30 else f"{count / (1 << 20):g} MB"
-
-
 def register_streamed_uploads(app: Flask) -> None:
     app.request_class = StreamingRequest
 
@@ -112,7 +109,7 @@ def register_streamed_uploads(app: Flask) -> None:
         limit = upload_limit()
         if limit is None:
             return render_error(413)
-        return render_error(413, f"The file is over the limit of {_size(limit)} for this page; split it into "
+        return render_error(413, f"The file is over the limit of {size_label(limit)} for this page; split it into "
                                  "smaller files and send them one by one.")
 
     @app.errorhandler(ClientDisconnected)

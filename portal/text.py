@@ -1,6 +1,7 @@
 """Cleaning what people type, shared by every feature: slugs, free topic tags, web and email addresses."""
 import re
 import unicodedata
+from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -82,3 +83,19 @@ def normalize_email(email: str) -> str:
     if len(normalized) > 254:
         raise ValidationFailed("email", "That email address is too long.")
     return normalized
+
+
+def size_label(size: int) -> str:
+    """1 GB, 25 MB, 1.5 MB, 512 KB: a limit under a megabyte must not read as "0 MB"."""
+    if size >= 1 << 30:
+        return f"{size / (1 << 30):.3g} GB"
+    if size >= 1 << 20:
+        return f"{size / (1 << 20):.3g} MB"
+    return f"{max(1, size // 1024)} KB"
+
+
+def clean_filename(filename: str, fallback: str = "file") -> str:
+    """An uploaded file's name as kept: its last part only, letters, digits and . - _ and spaces."""
+    name = Path(str(filename or "").replace("\\", "/")).name
+    name = re.sub(r"[^\w.\- ]+", "_", name).strip(" .")
+    return name[-150:] or fallback

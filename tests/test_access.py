@@ -129,7 +129,7 @@ class Samples:
         def make():
             from datetime import date
 
-            from portal.calls import services as calls
+            from portal.calls import rules as calls
             from portal.jurisdictions import applications, metrics, programs, representatives, tokens
             from portal.jurisdictions.services import save_jurisdiction
             from tests.test_calls import sample_analysis

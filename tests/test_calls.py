@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from portal.calls import engine, services
+from portal.calls import engine, files, services
+from portal.calls import rules as classification
+from portal.calls.mapping import check_mapping, propose_mapping
 from portal.calls.aggregate import Aggregate
 from portal.calls.models import CallAnalysis, CallSettings, CallTypeRule
 from portal.extensions import db
@@ -56,8 +58,8 @@ def call(kind, received="2026-03-02T08:15:00", priority="2", disposition="Advise
 def analyse_bytes(tmp_path, data: bytes, mapping=None, *, max_bytes=1 << 30, name="calls.csv"):
     path = tmp_path / name
     path.write_bytes(data)
-    info = engine.inspect_file(path)
-    mapping = mapping or engine.propose_mapping(info.header)
+    info = files.inspect_file(path)
+    mapping = mapping or propose_mapping(info.header)
     return info, engine.analyse(path, info, mapping, settings=SETTINGS, work_path=tmp_path / "work.utf8",
                                 max_bytes=max_bytes)
 
@@ -79,26 +81,26 @@ def analyse_bytes(tmp_path, data: bytes, mapping=None, *, max_bytes=1 << 30, nam
     (["id", "address", "narrative"], {}),
 ])
 def test_mapping_proposed_from_city_headers(header, expected):
-    assert engine.propose_mapping(header) == expected
+    assert propose_mapping(header) == expected
 
 
 def test_remembered_mapping_wins_where_its_columns_are_there():
     header = ["Nature", "When", "Type"]
-    assert engine.propose_mapping(header, {"call_type": "Type", "received_at": "When", "priority": "Gone"}) == {
+    assert propose_mapping(header, {"call_type": "Type", "received_at": "When", "priority": "Gone"}) == {
         "call_type": "Type", "received_at": "When"}
 
 
 def test_check_mapping_names_what_is_wrong():
     header = ["a", "b"]
-    with pytest.raises(engine.FileProblem, match="Choose the column that holds the call type"):
-        engine.check_mapping({"priority": "a"}, header)
-    with pytest.raises(engine.FileProblem, match="the file has no column 'zz'"):
-        engine.check_mapping({"call_type": "zz"}, header)
-    with pytest.raises(engine.FileProblem, match="chosen for two fields"):
-        engine.check_mapping({"call_type": "a", "priority": "a"}, header)
-    with pytest.raises(engine.FileProblem, match="Unknown field"):
-        engine.check_mapping({"call_type": "a", "address": "b"}, header)
-    assert engine.check_mapping({"call_type": "a", "priority": ""}, header) == {"call_type": "a"}
+    with pytest.raises(files.FileProblem, match="Choose the column that holds the call type"):
+        check_mapping({"priority": "a"}, header)
+    with pytest.raises(files.FileProblem, match="the file has no column 'zz'"):
+        check_mapping({"call_type": "zz"}, header)
+    with pytest.raises(files.FileProblem, match="chosen for two fields"):
+        check_mapping({"call_type": "a", "priority": "a"}, header)
+    with pytest.raises(files.FileProblem, match="Unknown field"):
+        check_mapping({"call_type": "a", "address": "b"}, header)
+    assert check_mapping({"call_type": "a", "priority": ""}, header) == {"call_type": "a"}
 
 
 @pytest.mark.parametrize("data, problem", [
@@ -117,8 +119,8 @@ def test_check_mapping_names_what_is_wrong():
 def test_files_that_are_not_readable_csv(tmp_path, data, problem):
     path = tmp_path / "upload"
     path.write_bytes(data)
-    with pytest.raises(engine.FileProblem, match=problem):
-        engine.inspect_file(path)
+    with pytest.raises(files.FileProblem, match=problem):
+        files.inspect_file(path)
 
 
 @pytest.mark.parametrize("encoding, text, label", [
@@ -199,7 +201,7 @@ def test_gzip_read_and_the_bomb_stopped_at_the_limit(tmp_path):
     # 40 MB of one repeated line compresses to a few tens of KB: stopped at a 1 MB limit on the text.
     bomb = gzip.compress(csv_bytes([call("NOISE")] * 600_000), compresslevel=9)
     assert len(bomb) < 1 << 20
-    with pytest.raises(engine.FileProblem, match="Uncompressed, the file is over the limit of 1 MB"):
+    with pytest.raises(files.FileProblem, match="Uncompressed, the file is over the limit of 1 MB"):
         analyse_bytes(tmp_path, bomb, max_bytes=1 << 20, name="bomb.csv.gz")
 
 
@@ -214,8 +216,8 @@ def test_any_call_type_text_is_counted_as_python_reads_it(tmp_path, types):
     path = tmp_path / "typed.csv"
     path.write_bytes(data)
     try:
-        info = engine.inspect_file(path)
-    except engine.FileProblem:
+        info = files.inspect_file(path)
+    except files.FileProblem:
         return  # e.g. text that reads as binary: refused with a message, which is the other allowed outcome
     aggregate = engine.analyse(path, info, {"call_type": "TypeText", "received_at": "Received"},
                                settings=SETTINGS, work_path=tmp_path / "typed.utf8", max_bytes=1 << 30)
@@ -391,7 +393,7 @@ def test_the_size_limit_is_this_routes_own(new_app):
     too_big = csv_bytes([call("WELFARE CHECK", narrative="x" * 100)] * 2000)
     response = upload(client, too_big)
     assert response.status_code == 413
-    assert "over the limit of 0.190735 MB" in response.get_data(as_text=True)
+    assert "over the limit of 195 KB" in response.get_data(as_text=True)
     assert len(calls_dir_files(app)) == 1  # only the accepted one
 
 
@@ -613,7 +615,7 @@ def test_no_analysis_page_runs_more_statements_for_more_data(app, rep):
             groups = [(f"TYPE {n}", n % 24, n % 7, str(n % 5), "Advised", "PATROL", n + 1) for n in range(types)]
             made = [sample_analysis(jurisdiction, groups).id for _ in range(analyses)]
             for n in range(rules):
-                services.save_rule(jurisdiction, actor=None, name=f"TYPE {n}", category="administrative")
+                classification.save_rule(jurisdiction, actor=None, name=f"TYPE {n}", category="administrative")
             return made[-1]
 
     def counts(number: int) -> dict:

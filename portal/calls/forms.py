@@ -5,7 +5,7 @@ from wtforms import BooleanField, HiddenField, IntegerField, SelectChoice, Selec
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from portal.calls.classify import MAX_NAME_LENGTH
-from portal.calls.engine import FIELD_LABELS, FIELDS, REQUIRED_FIELDS
+from portal.calls.mapping import FIELD_LABELS, FIELDS, REQUIRED_FIELDS
 from portal.forms import no_control_characters
 
 FIELD_HINTS = {

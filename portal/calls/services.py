@@ -1,8 +1,6 @@
 """Call-type analyses: an uploaded extract is inspected, its columns mapped, and the job (portal/calls/tasks.py)
-aggregates it; results are computed from the stored aggregate with the jurisdiction's classification table,
-which it can extend; the eligible-calls figure is saved through the metric-report service."""
-import csv
-import io
+aggregates it; results are computed from the stored aggregate with the jurisdiction's classification table
+(portal/calls/rules.py); the eligible-calls figure is saved through the metric-report service."""
 import os
 import secrets
 import socket
@@ -13,24 +11,22 @@ from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from portal import queue, uow
 from portal.audit.services import record_event
 from portal.database import utcnow
-from portal.calls import engine
+from portal.calls import engine, files
+from portal.calls.mapping import check_mapping, propose_mapping
 from portal.calls.aggregate import Aggregate
-from portal.calls.classify import Table, TableError, load_table, normalize, rule_error, with_overrides
-from portal.calls.models import CallAnalysis, CallSettings, CallTypeRule
+from portal.calls.classify import Table, TableError, load_table
+from portal.calls.models import CallAnalysis
+from portal.calls.rules import code_table_of, settings_of, table_for
 from portal.calls.results import Results, compute_results
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions import metrics
 from portal.jurisdictions.models import Jurisdiction, MetricReport
-
-MAX_CODE_TABLE_BYTES = 2 * 1024 * 1024
-MAX_CODES = 20_000
-MAX_RULES = 2_000
+from portal.text import clean_filename
 
 
 # --- files on disk --------------------------------------------------------------------------------------------
@@ -62,19 +58,6 @@ def delete_files(token: str) -> None:
         path.unlink(missing_ok=True)
 
 
-def settings_of(jurisdiction: Jurisdiction) -> CallSettings:
-    settings = db.session.get(CallSettings, jurisdiction.id)
-    if settings is None:
-        settings = CallSettings(jurisdiction_id=jurisdiction.id, mapping={}, code_table={})
-        db.session.add(settings)
-    return settings
-
-
-def code_table_of(jurisdiction: Jurisdiction) -> dict[str, str]:
-    settings = db.session.get(CallSettings, jurisdiction.id)
-    return dict(settings.code_table or {}) if settings else {}
-
-
 def engine_settings() -> engine.EngineSettings:
     config = current_app.config
     return engine.EngineSettings(threads=config["CALLS_THREADS"], memory_limit=config["CALLS_MEMORY_LIMIT"],
@@ -88,19 +71,19 @@ def start_analysis(jurisdiction: Jurisdiction, *, actor, token: str, filename: s
     deleted), then waiting for its column mapping. Raises ValidationFailed("file", ...)."""
     path = upload_path(token)
     try:
-        info = engine.inspect_file(path)
-    except engine.FileProblem as problem:
+        info = files.inspect_file(path)
+    except files.FileProblem as problem:
         delete_files(token)
         raise ValidationFailed("file", str(problem)) from None
     except OSError:
         delete_files(token)
         raise ValidationFailed("file", "The file could not be read; upload it again.") from None
     analysis = CallAnalysis(jurisdiction_id=jurisdiction.id, created_by_id=actor.id if actor else None,
-                            status="uploaded", file_token=token, filename=_display_name(filename),
+                            status="uploaded", file_token=token, filename=clean_filename(filename, "upload.csv"),
                             size_bytes=info.size_bytes, encoding=info.encoding, delimiter=info.delimiter,
                             is_compressed=info.is_compressed, header=info.header,
                             rows_estimated=info.estimated_rows(info.size_bytes),
-                            mapping=engine.propose_mapping(info.header, settings_of(jurisdiction).mapping))
+                            mapping=propose_mapping(info.header, settings_of(jurisdiction).mapping))
     db.session.add(analysis)
     db.session.flush()
     # A file left behind by a rollback is found by clean_stale_files; one kept is deleted by the job.
@@ -109,23 +92,18 @@ def start_analysis(jurisdiction: Jurisdiction, *, actor, token: str, filename: s
     return analysis
 
 
-def _display_name(filename: str) -> str:
-    name = Path(str(filename or "").replace("\\", "/")).name
-    return "".join(char for char in name if char.isprintable())[:200] or "upload.csv"
-
-
-def file_info(analysis: CallAnalysis) -> engine.FileInfo | None:
+def file_info(analysis: CallAnalysis) -> files.FileInfo | None:
     """The waiting file inspected again (for the preview), None once it is gone."""
     if analysis.status != "uploaded":
         return None
     try:
-        return engine.inspect_file(upload_path(analysis.file_token))
-    except (engine.FileProblem, OSError):
+        return files.inspect_file(upload_path(analysis.file_token))
+    except (files.FileProblem, OSError):
         return None
 
 
-def _stored_info(analysis: CallAnalysis) -> engine.FileInfo:
-    return engine.FileInfo(size_bytes=analysis.size_bytes, is_compressed=analysis.is_compressed,
+def _stored_info(analysis: CallAnalysis) -> files.FileInfo:
+    return files.FileInfo(size_bytes=analysis.size_bytes, is_compressed=analysis.is_compressed,
                            encoding=analysis.encoding, delimiter=analysis.delimiter, header=list(analysis.header))
 
 
@@ -135,8 +113,8 @@ def queue_analysis(analysis: CallAnalysis, *, actor, mapping: dict) -> CallAnaly
         raise ValidationFailed(None, "This analysis has already started; upload the file again to change its "
                                      "columns.")
     try:
-        mapping = engine.check_mapping(mapping, analysis.header)
-    except engine.FileProblem as problem:
+        mapping = check_mapping(mapping, analysis.header)
+    except files.FileProblem as problem:
         raise ValidationFailed("call_type", str(problem)) from None
     analysis.mapping = mapping
     analysis.status = "queued"
@@ -165,8 +143,8 @@ def analyse_file(jurisdiction: Jurisdiction, path: Path, *, actor, mapping: dict
         proposed = dict(analysis.mapping)
         proposed.update(mapping or {})
         try:
-            cleaned = engine.check_mapping(proposed, analysis.header)
-        except engine.FileProblem as problem:
+            cleaned = check_mapping(proposed, analysis.header)
+        except files.FileProblem as problem:
             delete_files(token)
             raise ValidationFailed("map", str(problem)) from None
         analysis.mapping = cleaned
@@ -181,7 +159,7 @@ def analyse_file(jurisdiction: Jurisdiction, path: Path, *, actor, mapping: dict
 
 # --- the job's steps (each its own unit of work: the page sees progress while the file is read) ----------------
 
-def mark_running(analysis_id: int) -> tuple[CallAnalysis, engine.FileInfo] | None:
+def mark_running(analysis_id: int) -> tuple[CallAnalysis, files.FileInfo] | None:
     with uow.unit_of_work():
         analysis = db.session.get(CallAnalysis, analysis_id)
         if analysis is None or analysis.status != "queued":
@@ -266,114 +244,6 @@ def clean_stale_files() -> int:
             path.unlink(missing_ok=True)
             deleted += 1
     return deleted
-
-
-# --- classification -------------------------------------------------------------------------------------------
-
-def rules_of(jurisdiction: Jurisdiction) -> list[CallTypeRule]:
-    return list(db.session.scalars(select(CallTypeRule).where(CallTypeRule.jurisdiction_id == jurisdiction.id)
-                                   .order_by(CallTypeRule.created_at, CallTypeRule.id)))
-
-
-def table_for(jurisdiction: Jurisdiction, rules: list[CallTypeRule] | None = None) -> Table:
-    """The default table with the jurisdiction's own lines, which win."""
-    rules = rules_of(jurisdiction) if rules is None else rules
-    return with_overrides(load_table(), {rule.name: rule.category for rule in rules})
-
-
-def save_rule(jurisdiction: Jurisdiction, *, actor, name: str, category: str) -> CallTypeRule:
-    """Map a call type name (or pattern) to a category for this jurisdiction; an existing line for the same
-    name is changed."""
-    name = " ".join(str(name or "").split())
-    problem = rule_error(name, category, load_table())
-    if problem:
-        raise ValidationFailed("category" if "categor" in problem else "name", problem)
-    rules = rules_of(jurisdiction)
-    same = next((rule for rule in rules if _rule_key(rule.name) == _rule_key(name)), None)
-    if same is None and len(rules) >= MAX_RULES:
-        raise ValidationFailed("name", f"A jurisdiction has at most {MAX_RULES} lines of its own.")
-    if same is None:
-        same = CallTypeRule(jurisdiction_id=jurisdiction.id, name=name, category=category)
-        db.session.add(same)
-    else:
-        same.name, same.category = name, category
-    try:
-        with db.session.begin_nested():
-            db.session.flush()
-    except IntegrityError:
-        raise ValidationFailed("name", "That call type was mapped at the same moment; reload and try again.") \
-            from None
-    record_event(actor=actor, action="analysis.rule_saved", subject=f"jurisdiction {jurisdiction.slug}",
-                 name=name, category=category)
-    return same
-
-
-def _rule_key(name: str) -> str:
-    name = name.strip()
-    if name.startswith("re:") or "*" in name or "?" in name:
-        return name
-    return normalize(name)
-
-
-def delete_rule(rule: CallTypeRule, *, actor) -> None:
-    jurisdiction = db.session.get(Jurisdiction, rule.jurisdiction_id)
-    db.session.delete(rule)
-    record_event(actor=actor, action="analysis.rule_deleted", subject=f"jurisdiction {jurisdiction.slug}",
-                 name=rule.name)
-
-
-def parse_code_table(text: str) -> dict[str, str]:
-    """code -> description from a CSV of two columns (a header row naming them is skipped). Raises
-    ValidationFailed naming the line."""
-    rows = csv.reader(io.StringIO(text, newline=""))
-    codes: dict[str, str] = {}
-    try:
-        for number, row in enumerate(rows, start=1):
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) < 2:
-                raise ValidationFailed("file", f"Line {number}: expected two columns, a code and its description.")
-            code, description = row[0].strip(), " ".join(row[1].split())
-            if number == 1 and code.casefold() in ("code", "call code", "type code", "nature code"):
-                continue
-            if not code or not description:
-                raise ValidationFailed("file", f"Line {number}: both the code and its description are needed.")
-            if len(code) > 100 or len(description) > 200:
-                raise ValidationFailed("file", f"Line {number}: a code has at most 100 characters and a "
-                                               "description at most 200.")
-            if code.casefold() in {key.casefold() for key in codes} and codes.get(code) != description:
-                raise ValidationFailed("file", f"Line {number}: the code {code!r} is listed twice.")
-            codes[code] = description
-            if len(codes) > MAX_CODES:
-                raise ValidationFailed("file", f"A code table has at most {MAX_CODES} codes.")
-    except csv.Error as error:
-        raise ValidationFailed("file", f"The file is not a readable CSV: {error}.") from None
-    if not codes:
-        raise ValidationFailed("file", "The file holds no codes.")
-    return codes
-
-
-def decode_text(data: bytes) -> str:
-    """A small uploaded text file (a code table) decoded as the big ones are: UTF-8, else cp1252 or Latin-1."""
-    if b"\x00" in data[:8192]:
-        raise ValidationFailed("file", "This is a binary file, not a CSV file.")
-    encoding = engine.detect_encoding(data, complete=True)
-    return data.decode(encoding, errors="replace")
-
-
-def save_code_table(jurisdiction: Jurisdiction, *, actor, data: bytes) -> dict[str, str]:
-    if len(data) > MAX_CODE_TABLE_BYTES:
-        raise ValidationFailed("file", "A code table is at most 2 MB.")
-    codes = parse_code_table(decode_text(data))
-    settings_of(jurisdiction).code_table = codes
-    record_event(actor=actor, action="analysis.code_table", subject=f"jurisdiction {jurisdiction.slug}",
-                 codes=len(codes))
-    return codes
-
-
-def clear_code_table(jurisdiction: Jurisdiction, *, actor) -> None:
-    settings_of(jurisdiction).code_table = {}
-    record_event(actor=actor, action="analysis.code_table", subject=f"jurisdiction {jurisdiction.slug}", codes=0)
 
 
 # --- results --------------------------------------------------------------------------------------------------

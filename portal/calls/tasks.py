@@ -8,7 +8,7 @@ import duckdb
 from flask import current_app
 
 from portal import queue
-from portal.calls import engine, services
+from portal.calls import engine, files, services
 
 log = logging.getLogger(__name__)
 PROGRESS_EVERY = 0.5  # seconds between two progress writes to the database
@@ -49,7 +49,7 @@ def run_analysis(analysis_id: int, *, progress: Callable[[str, float, int], None
         aggregate = engine.analyse(services.upload_path(token), info, mapping,
                                    settings=services.engine_settings(), work_path=services.work_path(token),
                                    max_bytes=current_app.config["CALLS_MAX_BYTES"], progress=report)
-    except engine.FileProblem as problem:
+    except files.FileProblem as problem:
         error = str(problem)
     except duckdb.OutOfMemoryException:
         error = ("The analysis needed more memory than it may use (CALLS_MEMORY_LIMIT): the file has too many "

@@ -5,9 +5,12 @@ import json
 from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal.calls import rules as classification
 from portal.calls import services
 from portal.calls.classify import RESPONSE_LABELS, load_table
-from portal.calls.engine import DELIMITERS, ENCODING_LABELS, FIELD_LABELS, FIELDS, REASONS
+from portal.calls.engine import REASONS
+from portal.calls.files import DELIMITERS, ENCODING_LABELS
+from portal.calls.mapping import FIELD_LABELS, FIELDS
 from portal.calls.forms import AnalysisUploadForm, CodeTableForm, SaveFigureForm, mapping_form, rule_form
 from portal.calls.heatmap import heatmap_svg, heatmap_table_markup
 from portal.csv_export import csv_response
@@ -69,8 +72,9 @@ def analysis(slug):
                 return _show(jurisdiction, created.id)
         status = 400
     return _page("analysis.html", jurisdiction, status, form=form, analyses=services.analyses_of(jurisdiction),
-                 max_bytes=current_app.config["CALLS_MAX_BYTES"], code_count=len(services.code_table_of(jurisdiction)),
-                 rule_count=len(services.rules_of(jurisdiction)))
+                 max_bytes=current_app.config["CALLS_MAX_BYTES"],
+                 code_count=len(classification.code_table_of(jurisdiction)),
+                 rule_count=len(classification.rules_of(jurisdiction)))
 
 
 @bp.route("/jurisdictions/<slug>/analysis/<int:analysis_id>", methods=["GET", "POST"])
@@ -108,8 +112,8 @@ def _mapping(jurisdiction, analysis):
 
 
 def _results_page(jurisdiction, analysis):
-    rules = services.rules_of(jurisdiction)
-    table = services.table_for(jurisdiction, rules)
+    rules = classification.rules_of(jurisdiction)
+    table = classification.table_for(jurisdiction, rules)
     results = services.results_of(analysis, table=table)
     categories = list(table.categories.values())
     period = services.whole_months(analysis)
@@ -153,7 +157,8 @@ def export_csv(slug, analysis_id):
 def export_json(slug, analysis_id):
     jurisdiction, analysis, results = _results_or_404(slug, analysis_id)
     response = current_app.response_class(json.dumps(results.to_json(), indent=1), mimetype="application/json")
-    response.headers["Content-Disposition"] = f'attachment; filename="{jurisdiction.slug}-call-types-{analysis.id}.json"'
+    name = f"{jurisdiction.slug}-call-types-{analysis.id}.json"
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
@@ -204,7 +209,7 @@ def rules(slug):
         back = safe_next(form.next.data, default="")
         if form.validate_on_submit():
             try:
-                rule = services.save_rule(jurisdiction, actor=_me(), name=form.name.data,
+                rule = classification.save_rule(jurisdiction, actor=_me(), name=form.name.data,
                                           category=form.category.data)
             except ValidationFailed as error:
                 apply_error(form, error)
@@ -215,19 +220,20 @@ def rules(slug):
             flash_form_errors(form)
             return redirect(back)
         status = 400
-    return _page("rules.html", jurisdiction, status, form=form, rules=services.rules_of(jurisdiction),
+    return _page("rules.html", jurisdiction, status, form=form, rules=classification.rules_of(jurisdiction),
                  categories=categories_by_slug, delete_form=EmptyForm(formdata=None),
-                 code_form=CodeTableForm(formdata=None), codes=services.code_table_of(jurisdiction))
+                 code_form=CodeTableForm(formdata=None), codes=classification.code_table_of(jurisdiction))
 
 
 @bp.route("/jurisdictions/<slug>/analysis/rules/<int:rule_id>/delete", methods=["POST"])
 @access("representative")
 def delete_rule(slug, rule_id):
     jurisdiction = _jurisdiction_or_404(slug)
-    rule = next((rule for rule in services.rules_of(jurisdiction) if rule.id == rule_id), None)
+    rule = next((rule for rule in classification.rules_of(jurisdiction) if rule.id == rule_id), None)
     if rule is None:
         abort(404)
-    run_confirmed(lambda: services.delete_rule(rule, actor=_me()), f"“{rule.name}” follows the default table again.")
+    run_confirmed(lambda: classification.delete_rule(rule, actor=_me()),
+                  f"“{rule.name}” follows the default table again.")
     return redirect(url_for("calls.rules", slug=jurisdiction.slug))
 
 
@@ -238,8 +244,8 @@ def codes(slug):
     form = CodeTableForm()
     if form.validate_on_submit():
         try:
-            saved = services.save_code_table(jurisdiction, actor=_me(),
-                                             data=form.file.data.read(services.MAX_CODE_TABLE_BYTES + 1))
+            saved = classification.save_code_table(jurisdiction, actor=_me(),
+                                             data=form.file.data.read(classification.MAX_CODE_TABLE_BYTES + 1))
         except ValidationFailed as error:
             flash_error(error)
         else:
@@ -254,5 +260,5 @@ def codes(slug):
 @access("representative")
 def delete_codes(slug):
     jurisdiction = _jurisdiction_or_404(slug)
-    run_confirmed(lambda: services.clear_code_table(jurisdiction, actor=_me()), "The code table was removed.")
+    run_confirmed(lambda: classification.clear_code_table(jurisdiction, actor=_me()), "The code table was removed.")
     return redirect(url_for("calls.rules", slug=jurisdiction.slug) + "#codes")

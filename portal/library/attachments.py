@@ -5,7 +5,6 @@ import hashlib
 import io
 import logging
 import os
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from portal.extensions import db
 from portal.library import extraction
 from portal.library.models import Attachment, AttachmentDownload, Resource
 from portal.library.services import reindex
+from portal.text import clean_filename, size_label
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +37,6 @@ PENDING_TOO_LONG = timedelta(minutes=10)
 
 def max_upload_bytes() -> int:
     return int(current_app.config.get("UPLOAD_MAX_BYTES") or 25 * 1024 * 1024)
-
-
-def _size_label(size: int) -> str:
-    """25 MB, 1.5 MB, 512 KB: a limit under a megabyte must not read as "0 MB"."""
-    if size >= 1024 * 1024:
-        return f"{size / (1024 * 1024):.3g} MB"
-    return f"{max(1, size // 1024)} KB"
 
 
 def sniff_kind(data: bytes, filename: str) -> str:
@@ -88,12 +81,6 @@ def _looks_like_csv(data: bytes) -> bool:
     return bool(rows) and not text.lstrip().startswith("<")
 
 
-def _clean_filename(filename: str) -> str:
-    name = Path(filename.replace("\\", "/")).name
-    name = re.sub(r"[^\w.\- ]+", "_", name).strip(" .")
-    return name[-150:] or "file"
-
-
 def _stored_path(sha256: str) -> Path:
     return Path(current_app.config["UPLOAD_DIR"]) / sha256[:2] / sha256
 
@@ -115,8 +102,8 @@ def attach_file(resource: Resource, *, actor, filename: str, data: bytes, extrac
         raise ValidationFailed("file", "Choose a file to upload.")
     limit = max_upload_bytes()
     if len(data) > limit:
-        raise ValidationFailed("file", f"That file is larger than {_size_label(limit)}.")
-    filename = _clean_filename(filename)
+        raise ValidationFailed("file", f"That file is larger than {size_label(limit)}.")
+    filename = clean_filename(filename)
     kind = sniff_kind(data, filename)
     sha256 = hashlib.sha256(data).hexdigest()
     existing = next((a for a in resource.attachments if a.sha256 == sha256), None)
