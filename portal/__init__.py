@@ -35,6 +35,7 @@ BLUEPRINTS = (
     "portal.jurisdictions.manage_views",
     "portal.jurisdictions.staff_views",
     "portal.calls.views",
+    "portal.network.views",
     "portal.api.pages",
 )
 

@@ -9,4 +9,5 @@ from portal.jurisdictions.models import (ApiToken, JoinApplication, Jurisdiction
 from portal.library.models import (AlertDelivery, Attachment, AttachmentDownload, Resource,  # noqa: F401
                                    ResourceRevision, SavedSearch, Suggestion)
 from portal.members.models import Member  # noqa: F401
+from portal.network.models import NetworkProfile, profile_programs  # noqa: F401
 from portal.pages.models import Page  # noqa: F401

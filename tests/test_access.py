@@ -56,6 +56,7 @@ SAMPLE_ARGUMENTS = {
     "period_start": lambda samples: samples.jurisdiction()["period_start"],
     "analysis_id": lambda samples: samples.jurisdiction()["analysis_id"],
     "rule_id": lambda samples: samples.jurisdiction()["rule_id"],
+    "profile_id": lambda samples: samples.profile(),
 }
 
 IGNORED_ENDPOINTS = {"static"}
@@ -172,6 +173,17 @@ class Samples:
             representatives.approve_representative(request, actor=None)
             return True
         self._once(f"_represent_{email}", make)
+
+    def profile(self) -> int:
+        """The target member, listed in the member directory."""
+        target_id = self.target_member()
+
+        def make():
+            from portal.network import services as network
+
+            return network.save_profile(db.session.get(Member, target_id), is_listed=True,
+                                        display_name="Tara Target", sector="researcher").id
+        return self._once("_profile", make)
 
     def attachment(self) -> int:
         def make():

@@ -122,6 +122,8 @@ SENTENCES = {
     "member.password_changed": lambda a, s, d: Markup("%s changed their password") % a,
     "member.email_changed": lambda a, s, d: Markup("%s changed their email address") % a,
     "member.deleted": lambda a, s, d: Markup("%s deleted their account") % s,
+    "network.listed": lambda a, s, d: Markup("%s listed themself in the member directory") % a,
+    "network.unlisted": lambda a, s, d: Markup("%s left the member directory") % a,
     "member.admin_created": lambda a, s, d: Markup("%s was made an admin from the command line") % s,
     "member.role_changed": lambda a, s, d: Markup("%s changed the role of %s from %s to %s") % (
         a, s, d.get("old", "another role"), d.get("new", "another role")),

@@ -15,6 +15,7 @@ from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
 from portal.jurisdictions.representatives import claim_invitations, export_representation
+from portal.network.services import export_profile
 from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
@@ -318,6 +319,8 @@ def export_member_data(member: Member) -> dict:
         # Every registration the member made, cancelled ones too: they are the member's data as well.
         "event_registrations": event_account.export_registrations(member),
         "representation": export_representation(member),
+        # The member directory profile, listed or not (null when the member never saved one).
+        "directory_profile": export_profile(member),
     }
 
 

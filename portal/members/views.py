@@ -11,6 +11,8 @@ from portal.jurisdictions.forms import representation_form
 from portal.members import services
 from portal.members.forms import (ChangeEmailForm, ChangePasswordForm, DeleteAccountForm,
                                   LoginForm, ProfileForm, ResetPasswordForm, ResetRequestForm, SignupForm)
+from portal.network import services as network
+from portal.network.forms import directory_form
 from portal.security import access, safe_next
 from portal.tokens import TokenInvalid
 
@@ -156,11 +158,13 @@ def _account_forms(**bound):
         "calendar_form": EmptyForm(formdata=None),
         "representation_form": representation_form(),
     }
+    if current_user.is_verified:
+        forms["directory_form"] = directory_form(network.profile_form_data(current_user), formdata=None)
     forms.update(bound)
     return forms
 
 
-def _account_page(status=200, **bound):
+def account_page(status=200, **bound):
     return render_template("members/account.html", events=event_account.account_events(current_user),
                            representation=representatives.requests_of(current_user), **_account_forms(**bound)), status
 
@@ -169,7 +173,7 @@ def _account_page(status=200, **bound):
 @access("member")
 def account():
     if request.method == "GET":
-        return _account_page()
+        return account_page()
     form = ProfileForm()
     if form.validate_on_submit():
         try:
@@ -179,7 +183,7 @@ def account():
         else:
             flash("Your profile is saved.", "success")
             return redirect(url_for("members.account"))
-    return _account_page(400, profile_form=form)
+    return account_page(400, profile_form=form)
 
 
 @bp.route("/account/password", methods=["POST"])
@@ -199,7 +203,7 @@ def change_password():
                      in request.cookies)
             flash("Your password is changed. Other sessions are signed out.", "success")
             return redirect(url_for("members.account"))
-    return _account_page(400, password_form=form)
+    return account_page(400, password_form=form)
 
 
 @bp.route("/account/email", methods=["POST"])
@@ -215,7 +219,7 @@ def change_email():
         else:
             flash("We sent a confirmation link to the new address. Your email changes when you open it.", "success")
             return redirect(url_for("members.account"))
-    return _account_page(400, email_form=form)
+    return account_page(400, email_form=form)
 
 
 @bp.route("/account/export.json")
@@ -239,4 +243,4 @@ def delete_account():
             logout_user()
             flash("Your account and personal data are deleted.", "success")
             return redirect(url_for("public.home"))
-    return _account_page(400, delete_form=form)
+    return account_page(400, delete_form=form)

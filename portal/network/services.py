@@ -1,0 +1,180 @@
+"""The member directory: saving a profile, listing the opted-in ones with filters and counts, export."""
+from collections import Counter
+from dataclasses import dataclass, field
+from math import ceil
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from portal.audit.services import record_event
+from portal.exceptions import NotAllowed, ValidationFailed
+from portal.extensions import db
+from portal.jurisdictions.models import PROGRAM_MODELS, Jurisdiction, Program
+from portal.jurisdictions.services import get_jurisdiction
+from portal.members.models import SECTORS, Member
+from portal.network.models import NetworkProfile, profile_programs
+from portal.text import clean_line, clean_topics
+
+MAX_BIO = 2000
+MAX_PROGRAMS = 10
+PER_PAGE = 20
+FILTERS = ("sector", "jurisdiction", "model", "topic")
+
+
+def profile_of(member: Member) -> NetworkProfile | None:
+    return db.session.scalar(select(NetworkProfile).where(NetworkProfile.member_id == member.id))
+
+
+def profile_form_data(member: Member) -> dict:
+    """The form's values: the saved profile, or a first draft from the account's own profile."""
+    profile = profile_of(member)
+    if profile is None:
+        return {"display_name": member.name, "title": member.title, "organisation": member.organisation,
+                "sector": member.sector, "jurisdiction": member.jurisdiction.slug if member.jurisdiction else "",
+                "programs": [], "topics": [], "bio": "", "is_listed": False}
+    return {"display_name": profile.display_name, "title": profile.title, "organisation": profile.organisation,
+            "sector": profile.sector, "jurisdiction": profile.jurisdiction.slug if profile.jurisdiction else "",
+            "programs": [str(p.id) for p in profile.programs], "topics": list(profile.topics or []),
+            "bio": profile.bio, "is_listed": profile.is_listed}
+
+
+def _programs(ids) -> list[Program]:
+    try:
+        wanted = {int(i) for i in ids or []}
+    except (TypeError, ValueError):
+        raise ValidationFailed("programs", "Choose programs from the list.") from None
+    if len(wanted) > MAX_PROGRAMS:
+        raise ValidationFailed("programs", f"Choose at most {MAX_PROGRAMS} programs.")
+    found = list(db.session.scalars(select(Program).where(Program.id.in_(wanted)))) if wanted else []
+    if len(found) != len(wanted):
+        raise ValidationFailed("programs", "Choose programs from the list.")
+    return found
+
+
+def save_profile(member: Member, *, is_listed: bool, display_name: str, title: str = "", organisation: str = "",
+                 sector: str = "other", jurisdiction: str | None = None, programs=(), topics=(),
+                 bio: str = "") -> NetworkProfile:
+    """Create or replace the member's directory profile. Listing needs a confirmed address: the directory is
+    for people the network can trust to be who they say."""
+    if not member.is_verified:
+        raise NotAllowed("Confirm your email address before joining the member directory.")
+    values = {
+        "display_name": clean_line(display_name, field="display_name", label="the name to show", max_length=120,
+                                   required=True),
+        "title": clean_line(title, field="title", label="your role or title", max_length=120),
+        "organisation": clean_line(organisation, field="organisation", label="your organisation", max_length=200),
+        "topics": clean_topics(topics),
+        "bio": (bio or "").strip(),
+        "is_listed": bool(is_listed),
+    }
+    if sector not in SECTORS:
+        raise ValidationFailed("sector", "Choose a sector from the list.")
+    values["sector"] = sector
+    if len(values["bio"]) > MAX_BIO:
+        raise ValidationFailed("bio", f"Use at most {MAX_BIO} characters for the bio.")
+    place = get_jurisdiction(jurisdiction) if jurisdiction else None
+    if jurisdiction and place is None:
+        raise ValidationFailed("jurisdiction", "Choose a jurisdiction from the list.")
+    values["jurisdiction_id"] = place.id if place else None
+    chosen = _programs(programs)
+    profile = profile_of(member)
+    was_listed = profile is not None and profile.is_listed
+    if profile is None:
+        profile = NetworkProfile(member_id=member.id)
+        db.session.add(profile)
+    for name, value in values.items():
+        setattr(profile, name, value)
+    profile.programs = chosen
+    db.session.flush()
+    if was_listed != profile.is_listed:
+        record_event(actor=member, action="network.listed" if profile.is_listed else "network.unlisted",
+                     subject=f"member #{member.id}")
+    return profile
+
+
+def _listed():
+    # A listed profile of an account that still has a confirmed address.
+    return (NetworkProfile.is_listed.is_(True), Member.email_verified_at.is_not(None))
+
+
+def get_listed_profile(profile_id: int) -> NetworkProfile | None:
+    return db.session.scalar(select(NetworkProfile).join(Member, Member.id == NetworkProfile.member_id)
+                             .where(NetworkProfile.id == profile_id, *_listed()))
+
+
+@dataclass
+class Directory:
+    """One page of the directory under the filters, the total, and each filter's values with counts (under
+    the other filters, so choosing one sector keeps the others in view)."""
+
+    profiles: list[NetworkProfile]
+    total: int
+    page: int
+    pages: int
+    counts: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (value, label, n)
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def list_directory(*, filters: dict[str, str] | None = None, page: int = 1, per_page: int = PER_PAGE) -> Directory:
+    """The listed profiles matching every filter, by name. Three queries whatever the directory's size: the
+    facet columns of every listed profile, their programs' models, and the page's profiles."""
+    filters = {name: value for name, value in (filters or {}).items() if name in FILTERS and value}
+    rows = db.session.execute(
+        select(NetworkProfile.id, NetworkProfile.display_name, NetworkProfile.sector, NetworkProfile.topics,
+               Jurisdiction.slug, Jurisdiction.name)
+        .join(Member, Member.id == NetworkProfile.member_id)
+        .outerjoin(Jurisdiction, Jurisdiction.id == NetworkProfile.jurisdiction_id)
+        .where(*_listed())).all()
+    models: dict[int, set[str]] = {}
+    for profile_id, model in db.session.execute(
+            select(profile_programs.c.profile_id, Program.model)
+            .join(Program, Program.id == profile_programs.c.program_id)
+            .where(profile_programs.c.profile_id.in_([row.id for row in rows]))):
+        models.setdefault(profile_id, set()).add(model)
+    values = {row.id: {"sector": {row.sector}, "jurisdiction": {row.slug} if row.slug else set(),
+                       "model": models.get(row.id, set()), "topic": set(row.topics or [])} for row in rows}
+    labels = {"sector": dict(SECTORS), "model": dict(PROGRAM_MODELS),
+              "jurisdiction": {row.slug: row.name for row in rows if row.slug}}
+
+    def matches(profile_id: int, skip: str | None = None) -> bool:
+        return all(value in values[profile_id][name] for name, value in filters.items() if name != skip)
+
+    counts = {}
+    for name in FILTERS:
+        counted = Counter(value for row in rows if matches(row.id, skip=name) for value in values[row.id][name])
+        counts[name] = sorted(((value, labels.get(name, {}).get(value, value), n) for value, n in counted.items()),
+                              key=lambda item: (-item[2], item[1]))
+    chosen = sorted((row for row in rows if matches(row.id)), key=lambda row: (row.display_name.casefold(), row.id))
+    pages = max(1, ceil(len(chosen) / per_page))
+    page = max(1, min(page, pages))
+    ids = [row.id for row in chosen[(page - 1) * per_page:page * per_page]]
+    loaded = {profile.id: profile for profile in db.session.scalars(
+        select(NetworkProfile).where(NetworkProfile.id.in_(ids)).options(selectinload(NetworkProfile.programs).selectinload(Program.jurisdiction)))}
+    return Directory([loaded[i] for i in ids if i in loaded], len(chosen), page, pages, counts)
+
+
+def export_profile(member: Member) -> dict | None:
+    profile = profile_of(member)
+    if profile is None:
+        return None
+    return {"is_listed": profile.is_listed, "display_name": profile.display_name, "title": profile.title,
+            "organisation": profile.organisation, "sector": profile.sector,
+            "jurisdiction": profile.jurisdiction.label if profile.jurisdiction else None,
+            "programs": [f"{p.name} ({p.jurisdiction.label})" for p in profile.programs],
+            "topics": list(profile.topics or []), "bio": profile.bio,
+            "updated_at": profile.updated_at.isoformat() if profile.updated_at else None}
