@@ -9,6 +9,7 @@ from portal.jurisdictions.models import KINDS, PROGRAM_MODELS
 from portal.jurisdictions.programs import programs_of
 from portal.jurisdictions.services import get_jurisdiction
 from portal.markdown import render_markdown
+from portal.network import services as network
 from portal.security import access
 
 bp = Blueprint("jurisdictions", __name__)
@@ -72,7 +73,10 @@ def show(slug):
         resources=directory.related_resources(jurisdiction), events=directory.related_events(jurisdiction),
         kinds=KINDS,
         pledged=figures.pledged_calls(jurisdiction), pledge_is_sample=figures.pledge_is_sample(jurisdiction),
-        can_edit=can_edit(current_user, jurisdiction), render_markdown=render_markdown)
+        can_edit=can_edit(current_user, jurisdiction), render_markdown=render_markdown,
+        # The member directory's people: for verified members only (everyone else's page never names them).
+        people=network.people_of(jurisdiction) if current_user.is_authenticated and current_user.is_verified
+        else None)
 
 
 @bp.route("/jurisdictions/<slug>/metrics.csv")

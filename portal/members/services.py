@@ -15,7 +15,7 @@ from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
 from portal.jurisdictions.representatives import claim_invitations, export_representation
-from portal.network.services import export_profile
+from portal.network.services import export_profile, forget_member
 from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
 from portal.members.models import SECTORS, Member, new_session_token
@@ -332,6 +332,7 @@ def delete_member(member: Member, *, password: str) -> None:
         raise ValidationFailed(None, "An admin account cannot delete itself; ask another admin to remove the role first.")
     # Their seats go to the first on each waitlist (who is mailed) before the rows go with the account.
     registrations.release_member(member)
+    forget_member(member)
     record_event(actor=None, action="member.deleted", subject=f"member #{member.id}")
     db.session.delete(member)
 

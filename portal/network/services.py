@@ -6,12 +6,14 @@ from math import ceil
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from portal import search, uow
 from portal.audit.services import record_event
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import PROGRAM_MODELS, Jurisdiction, Program
 from portal.jurisdictions.services import get_jurisdiction
 from portal.members.models import SECTORS, Member
+from portal.network import search_docs
 from portal.network.models import NetworkProfile, profile_programs
 from portal.text import clean_line, clean_topics
 
@@ -19,6 +21,7 @@ MAX_BIO = 2000
 MAX_PROGRAMS = 10
 PER_PAGE = 20
 FILTERS = ("sector", "jurisdiction", "model", "topic")
+MAX_MATCHES = 5000  # search hits taken before the filters: more than any directory this network will hold
 
 
 def profile_of(member: Member) -> NetworkProfile | None:
@@ -86,6 +89,7 @@ def save_profile(member: Member, *, is_listed: bool, display_name: str, title: s
         setattr(profile, name, value)
     profile.programs = chosen
     db.session.flush()
+    search_docs.reindex(profile)  # listed, changed or unlisted: the index follows at the commit
     if was_listed != profile.is_listed:
         record_event(actor=member, action="network.listed" if profile.is_listed else "network.unlisted",
                      subject=f"member #{member.id}")
@@ -112,6 +116,7 @@ class Directory:
     page: int
     pages: int
     counts: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (value, label, n)
+    error: str | None = None  # the words could not be searched (and why)
 
     @property
     def has_prev(self) -> bool:
@@ -130,16 +135,34 @@ class Directory:
         return self.page + 1
 
 
-def list_directory(*, filters: dict[str, str] | None = None, page: int = 1, per_page: int = PER_PAGE) -> Directory:
-    """The listed profiles matching every filter, by name. Three queries whatever the directory's size: the
-    facet columns of every listed profile, their programs' models, and the page's profiles."""
+def _ranked(q: str) -> tuple[dict[int, int] | None, str | None]:
+    """Profile id -> rank for the words (None: no words given), or the reason they could not be searched."""
+    if not search.clean_query(q) or search.clean_query(q) == "*":
+        return None, None
+    try:
+        ids = search_docs.matching_ids(q, limit=MAX_MATCHES)
+    except search.SearchUnavailable:
+        return {}, "Searching by name is not available just now; the filters still work."
+    except ValueError as error:
+        return {}, str(error)
+    return {profile_id: rank for rank, profile_id in enumerate(ids)}, None
+
+
+def list_directory(*, q: str = "", filters: dict[str, str] | None = None, page: int = 1,
+                   per_page: int = PER_PAGE) -> Directory:
+    """The listed profiles matching the words (name, role, organisation, topics and bio, through the search
+    index, best first) and every filter (by name when no words are given). Three queries whatever the
+    directory's size: the facet columns of every listed profile, their programs' models, and the page's."""
     filters = {name: value for name, value in (filters or {}).items() if name in FILTERS and value}
+    ranks, error = _ranked(q)
     rows = db.session.execute(
         select(NetworkProfile.id, NetworkProfile.display_name, NetworkProfile.sector, NetworkProfile.topics,
                Jurisdiction.slug, Jurisdiction.name)
         .join(Member, Member.id == NetworkProfile.member_id)
         .outerjoin(Jurisdiction, Jurisdiction.id == NetworkProfile.jurisdiction_id)
         .where(*_listed())).all()
+    if ranks is not None:  # the database has the last word: an id the index still holds may be unlisted now
+        rows = [row for row in rows if row.id in ranks]
     models: dict[int, set[str]] = {}
     for profile_id, model in db.session.execute(
             select(profile_programs.c.profile_id, Program.model)
@@ -159,13 +182,22 @@ def list_directory(*, filters: dict[str, str] | None = None, page: int = 1, per_
         counted = Counter(value for row in rows if matches(row.id, skip=name) for value in values[row.id][name])
         counts[name] = sorted(((value, labels.get(name, {}).get(value, value), n) for value, n in counted.items()),
                               key=lambda item: (-item[2], item[1]))
-    chosen = sorted((row for row in rows if matches(row.id)), key=lambda row: (row.display_name.casefold(), row.id))
+    chosen = sorted((row for row in rows if matches(row.id)),
+                    key=(lambda row: ranks[row.id]) if ranks else (lambda row: (row.display_name.casefold(), row.id)))
     pages = max(1, ceil(len(chosen) / per_page))
     page = max(1, min(page, pages))
     ids = [row.id for row in chosen[(page - 1) * per_page:page * per_page]]
     loaded = {profile.id: profile for profile in db.session.scalars(
         select(NetworkProfile).where(NetworkProfile.id.in_(ids)).options(selectinload(NetworkProfile.programs).selectinload(Program.jurisdiction)))}
-    return Directory([loaded[i] for i in ids if i in loaded], len(chosen), page, pages, counts)
+    return Directory([loaded[i] for i in ids if i in loaded], len(chosen), page, pages, counts, error)
+
+
+def forget_member(member: Member) -> None:
+    """The member's account is being deleted: their profile leaves the index once the deletion commits."""
+    profile = profile_of(member)
+    if profile is not None:
+        profile_id = profile.id
+        uow.after_commit(lambda: search.remove_ids(search_docs.PROFILES, [profile_id]))
 
 
 def export_profile(member: Member) -> dict | None:
@@ -178,3 +210,16 @@ def export_profile(member: Member) -> dict | None:
             "programs": [f"{p.name} ({p.jurisdiction.label})" for p in profile.programs],
             "topics": list(profile.topics or []), "bio": profile.bio,
             "updated_at": profile.updated_at.isoformat() if profile.updated_at else None}
+
+
+def people_of(jurisdiction: Jurisdiction) -> list[NetworkProfile]:
+    """The listed profiles of people working in this jurisdiction or on one of its programs, by name."""
+    on_its_programs = (select(profile_programs.c.profile_id)
+                       .join(Program, Program.id == profile_programs.c.program_id)
+                       .where(Program.jurisdiction_id == jurisdiction.id))
+    query = (select(NetworkProfile).join(Member, Member.id == NetworkProfile.member_id)
+             .where(*_listed(), (NetworkProfile.jurisdiction_id == jurisdiction.id)
+                    | NetworkProfile.id.in_(on_its_programs))
+             .options(selectinload(NetworkProfile.programs).selectinload(Program.jurisdiction))
+             .order_by(NetworkProfile.display_name, NetworkProfile.id))
+    return list(db.session.scalars(query))

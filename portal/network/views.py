@@ -3,6 +3,7 @@ directory section of /account."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from portal import search
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.forms import apply_error, page_number
 from portal.markdown import render_markdown
@@ -40,10 +41,12 @@ def index():
     if not (current_user.is_authenticated and current_user.is_verified):
         return render_template("network/about.html")
     filters = {name: request.args.get(name, "")[:120] for name in services.FILTERS}
-    directory = services.list_directory(filters=filters, page=page_number())
+    q = request.args.get("q", "")[:search.MAX_QUERY_CHARS]
+    directory = services.list_directory(q=q, filters=filters, page=page_number())
     own = services.profile_of(current_user)
-    return render_template("network/index.html", directory=directory, filters=filters, own=own,
-                           active={name: value for name, value in filters.items() if value})
+    active = {name: value for name, value in {"q": q, **filters}.items() if value}
+    return render_template("network/index.html", directory=directory, filters=filters, own=own, q=q,
+                           active=active)
 
 
 @bp.route("/network/<int:profile_id>")
