@@ -10,7 +10,7 @@ from portal.jurisdictions.programs import programs_of
 from portal.jurisdictions.services import get_jurisdiction
 from portal.markdown import render_markdown
 from portal.network import services as network
-from portal.security import access
+from portal.security import access, allows
 
 bp = Blueprint("jurisdictions", __name__)
 
@@ -75,8 +75,7 @@ def show(slug):
         pledged=figures.pledged_calls(jurisdiction), pledge_is_sample=figures.pledge_is_sample(jurisdiction),
         can_edit=can_edit(current_user, jurisdiction), render_markdown=render_markdown,
         # The member directory's people: for verified members only (everyone else's page never names them).
-        people=network.people_of(jurisdiction) if current_user.is_authenticated and current_user.is_verified
-        else None)
+        people=network.people_of(jurisdiction) if allows(current_user, "verified") else None)
 
 
 @bp.route("/jurisdictions/<slug>/metrics.csv")

@@ -1,17 +1,13 @@
 """The directory profile form: shape only (the service checks the choices)."""
 from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import joinedload
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
 
-from portal.extensions import db
 from portal.forms import no_control_characters, plain_text
-from portal.jurisdictions.models import Program
 from portal.library.forms import MultiCheckboxField
 from portal.library.services import visible_topics
 from portal.members.forms import SECTOR_CHOICES, JurisdictionChoices, jurisdiction_field
-from portal.network.services import MAX_BIO
+from portal.network.services import MAX_BIO, program_choices
 
 
 def _line(label, max_length, required=False, description=""):
@@ -25,10 +21,12 @@ class DirectoryProfileForm(JurisdictionChoices, FlaskForm):
     is_listed = BooleanField("List me in the member directory",
                              description="Verified members can then find you and read this profile. Untick it to "
                                          "leave the directory at once.")
+    # Labels of their own: the account page's profile form above has "Organisation", "Role or title" and
+    # "Sector", and two fields of one name on a page leave a screen reader (and a test) guessing which is which.
     display_name = _line("Name to show", 120, required=True)
-    title = _line("Role or title", 120)
-    organisation = _line("Organisation", 200)
-    sector = SelectField("Sector", choices=SECTOR_CHOICES, validate_choice=False)
+    title = _line("Role to show", 120, description="Your role or title.")
+    organisation = _line("Workplace to show", 200, description="Your organisation or agency.")
+    sector = SelectField("Sector to show", choices=SECTOR_CHOICES, validate_choice=False)
     jurisdiction = jurisdiction_field("Jurisdiction you work in")
     programs = MultiCheckboxField("Programs you work on", choices=[], validate_choice=False)
     topics = MultiCheckboxField("Topics you know about", choices=[], validate_choice=False)
@@ -41,8 +39,7 @@ def directory_form(data: dict | None = None, **kwargs) -> DirectoryProfileForm:
     no visible resource uses any more) as its choices."""
     # Prefixed: the account page holds other forms with fields of the same names.
     form = DirectoryProfileForm(data=data, prefix="directory", **kwargs)
-    programs = db.session.scalars(select(Program).options(joinedload(Program.jurisdiction)).order_by(Program.name))
-    form.programs.choices = [SelectChoice(str(p.id), f"{p.name} ({p.jurisdiction.label})") for p in programs]
+    form.programs.choices = [SelectChoice(str(p.id), f"{p.name} ({p.jurisdiction.label})") for p in program_choices()]
     chosen = list((data or {}).get("topics") or [])
     form.topics.choices = [SelectChoice(t, t) for t in sorted(set(visible_topics()) | set(chosen))]
     return form

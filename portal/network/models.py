@@ -8,7 +8,7 @@ from sqlalchemy.sql.expression import false
 from portal.database import UTCDateTime, utcnow
 from portal.extensions import db
 from portal.library.models import NEVER_REUSE_IDS
-from portal.members.models import SECTORS
+from portal.members.models import SECTORS, Member
 
 profile_programs = Table(
     "network_profile_programs", db.metadata,
@@ -49,5 +49,16 @@ class NetworkProfile(db.Model):
     programs = relationship("Program", secondary=profile_programs, lazy="selectin", order_by="Program.name")
 
     @property
+    def is_shown(self) -> bool:
+        """In the directory now: listed, by an account that still has a confirmed address (as `only_listed`)."""
+        return self.is_listed and self.member.is_verified
+
+    @property
     def sector_label(self) -> str:
         return SECTORS.get(self.sector, "Other")
+
+
+def only_listed(query):
+    """The query narrowed to profiles in the directory now (the SQL form of `NetworkProfile.is_shown`)."""
+    return (query.join(Member, Member.id == NetworkProfile.member_id)
+            .where(NetworkProfile.is_listed.is_(True), Member.email_verified_at.is_not(None)))

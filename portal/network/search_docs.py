@@ -15,37 +15,28 @@ from sqlalchemy import func, select
 from portal import search, uow
 from portal.extensions import db
 from portal.markdown import markdown_to_text
-from portal.members.models import Member
-from portal.network.models import NetworkProfile
+from portal.network.models import NetworkProfile, only_listed
 
 log = logging.getLogger(__name__)
 
 KIND = "profile"
 
 
-def _listed():
-    return (NetworkProfile.is_listed.is_(True), Member.email_verified_at.is_not(None))
-
-
-def _query():
-    return select(NetworkProfile).join(Member, Member.id == NetworkProfile.member_id)
-
-
 def _rows(batch: int = 500):
-    return db.session.scalars(_query().where(*_listed()).order_by(NetworkProfile.id).execution_options(yield_per=batch))
+    return db.session.scalars(only_listed(select(NetworkProfile)).order_by(NetworkProfile.id)
+                              .execution_options(yield_per=batch))
 
 
 def _rows_by_id(ids):
-    return db.session.scalars(_query().where(NetworkProfile.id.in_(list(ids)))).all()
+    return db.session.scalars(select(NetworkProfile).where(NetworkProfile.id.in_(list(ids)))).all()
 
 
 def _count() -> int:
-    return db.session.scalar(select(func.count()).select_from(NetworkProfile)
-                             .join(Member, Member.id == NetworkProfile.member_id).where(*_listed()))
+    return db.session.scalar(only_listed(select(func.count()).select_from(NetworkProfile)))
 
 
 def _document(profile: NetworkProfile, now: datetime) -> search.Document | None:
-    if not profile.is_listed or not profile.member.is_verified:
+    if not profile.is_shown:
         return None
     text = "\n\n".join(part for part in (profile.display_name, profile.title, profile.organisation,
                                          " ".join(profile.topics or []), markdown_to_text(profile.bio)) if part)
@@ -54,9 +45,7 @@ def _document(profile: NetworkProfile, now: datetime) -> search.Document | None:
 
 
 def _versions(now: datetime):
-    query = (select(NetworkProfile.id, NetworkProfile.updated_at)
-             .join(Member, Member.id == NetworkProfile.member_id).where(*_listed()))
-    for row in db.session.execute(query):
+    for row in db.session.execute(only_listed(select(NetworkProfile.id, NetworkProfile.updated_at))):
         yield row.id, search.version_of(row.updated_at, True)
 
 
@@ -69,14 +58,12 @@ PROFILES = search.register(search.DocumentKind(
     restricted_ids=_restricted_ids, count=_count))
 
 
-def matching_ids(q: str, *, limit: int) -> list[int]:
-    """Ids of the indexed profiles matching the words, best first (at most `limit`). Raises
-    search.SearchUnavailable when the index cannot be read."""
+def matching_ids(q: str, *, limit: int) -> tuple[list[int], str | None]:
+    """Ids of the indexed profiles matching the words, best first (at most `limit`), or why the words cannot be
+    searched (too many, none left once cleaned). Raises search.SearchUnavailable when the index cannot be read."""
     result = search.search(search.SearchRequest(kind=KIND, q=q, reads_restricted=True, per_page=limit,
                                                 snippets=False))
-    if result.error:
-        raise ValueError(result.error)
-    return result.ids
+    return result.ids, result.error
 
 
 def _reindex_now(profiles) -> None:

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from math import ceil
 
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from portal import search, uow
 from portal.audit.services import record_event
@@ -14,7 +14,7 @@ from portal.jurisdictions.models import PROGRAM_MODELS, Jurisdiction, Program
 from portal.jurisdictions.services import get_jurisdiction
 from portal.members.models import SECTORS, Member
 from portal.network import search_docs
-from portal.network.models import NetworkProfile, profile_programs
+from portal.network.models import NetworkProfile, only_listed, profile_programs
 from portal.text import clean_line, clean_topics
 
 MAX_BIO = 2000
@@ -31,14 +31,18 @@ def profile_of(member: Member) -> NetworkProfile | None:
 def profile_form_data(member: Member) -> dict:
     """The form's values: the saved profile, or a first draft from the account's own profile."""
     profile = profile_of(member)
+    source = profile if profile is not None else member  # the fields both have share their names
+    data = {"title": source.title, "organisation": source.organisation, "sector": source.sector,
+            "jurisdiction": source.jurisdiction.slug if source.jurisdiction else ""}
     if profile is None:
-        return {"display_name": member.name, "title": member.title, "organisation": member.organisation,
-                "sector": member.sector, "jurisdiction": member.jurisdiction.slug if member.jurisdiction else "",
-                "programs": [], "topics": [], "bio": "", "is_listed": False}
-    return {"display_name": profile.display_name, "title": profile.title, "organisation": profile.organisation,
-            "sector": profile.sector, "jurisdiction": profile.jurisdiction.slug if profile.jurisdiction else "",
-            "programs": [str(p.id) for p in profile.programs], "topics": list(profile.topics or []),
-            "bio": profile.bio, "is_listed": profile.is_listed}
+        return {**data, "display_name": member.name, "programs": [], "topics": [], "bio": "", "is_listed": False}
+    return {**data, "display_name": profile.display_name, "programs": [str(p.id) for p in profile.programs],
+            "topics": list(profile.topics or []), "bio": profile.bio, "is_listed": profile.is_listed}
+
+
+def program_choices() -> list[Program]:
+    """Every program a profile may name, by name, with its jurisdiction (one query)."""
+    return list(db.session.scalars(select(Program).options(joinedload(Program.jurisdiction)).order_by(Program.name)))
 
 
 def _programs(ids) -> list[Program]:
@@ -96,14 +100,8 @@ def save_profile(member: Member, *, is_listed: bool, display_name: str, title: s
     return profile
 
 
-def _listed():
-    # A listed profile of an account that still has a confirmed address.
-    return (NetworkProfile.is_listed.is_(True), Member.email_verified_at.is_not(None))
-
-
 def get_listed_profile(profile_id: int) -> NetworkProfile | None:
-    return db.session.scalar(select(NetworkProfile).join(Member, Member.id == NetworkProfile.member_id)
-                             .where(NetworkProfile.id == profile_id, *_listed()))
+    return db.session.scalar(only_listed(select(NetworkProfile)).where(NetworkProfile.id == profile_id))
 
 
 @dataclass
@@ -135,17 +133,21 @@ class Directory:
         return self.page + 1
 
 
+def _with_programs():
+    """A profile as a card shows it: its programs, each with its jurisdiction, in two queries for the page.
+    Built when used: an option made at import time would configure the mappers before every model is imported."""
+    return selectinload(NetworkProfile.programs).selectinload(Program.jurisdiction)
+
+
 def _ranked(q: str) -> tuple[dict[int, int] | None, str | None]:
     """Profile id -> rank for the words (None: no words given), or the reason they could not be searched."""
-    if not search.clean_query(q) or search.clean_query(q) == "*":
+    if search.clean_query(q) in ("", "*"):
         return None, None
     try:
-        ids = search_docs.matching_ids(q, limit=MAX_MATCHES)
+        ids, error = search_docs.matching_ids(q, limit=MAX_MATCHES)
     except search.SearchUnavailable:
         return {}, "Searching by name is not available just now; the filters still work."
-    except ValueError as error:
-        return {}, str(error)
-    return {profile_id: rank for rank, profile_id in enumerate(ids)}, None
+    return {profile_id: rank for rank, profile_id in enumerate(ids)}, error
 
 
 def list_directory(*, q: str = "", filters: dict[str, str] | None = None, page: int = 1,
@@ -155,12 +157,10 @@ def list_directory(*, q: str = "", filters: dict[str, str] | None = None, page: 
     directory's size: the facet columns of every listed profile, their programs' models, and the page's."""
     filters = {name: value for name, value in (filters or {}).items() if name in FILTERS and value}
     ranks, error = _ranked(q)
-    rows = db.session.execute(
+    rows = db.session.execute(only_listed(
         select(NetworkProfile.id, NetworkProfile.display_name, NetworkProfile.sector, NetworkProfile.topics,
                Jurisdiction.slug, Jurisdiction.name)
-        .join(Member, Member.id == NetworkProfile.member_id)
-        .outerjoin(Jurisdiction, Jurisdiction.id == NetworkProfile.jurisdiction_id)
-        .where(*_listed())).all()
+        .outerjoin(Jurisdiction, Jurisdiction.id == NetworkProfile.jurisdiction_id))).all()
     if ranks is not None:  # the database has the last word: an id the index still holds may be unlisted now
         rows = [row for row in rows if row.id in ranks]
     models: dict[int, set[str]] = {}
@@ -188,7 +188,7 @@ def list_directory(*, q: str = "", filters: dict[str, str] | None = None, page: 
     page = max(1, min(page, pages))
     ids = [row.id for row in chosen[(page - 1) * per_page:page * per_page]]
     loaded = {profile.id: profile for profile in db.session.scalars(
-        select(NetworkProfile).where(NetworkProfile.id.in_(ids)).options(selectinload(NetworkProfile.programs).selectinload(Program.jurisdiction)))}
+        select(NetworkProfile).where(NetworkProfile.id.in_(ids)).options(_with_programs()))}
     return Directory([loaded[i] for i in ids if i in loaded], len(chosen), page, pages, counts, error)
 
 
@@ -217,9 +217,7 @@ def people_of(jurisdiction: Jurisdiction) -> list[NetworkProfile]:
     on_its_programs = (select(profile_programs.c.profile_id)
                        .join(Program, Program.id == profile_programs.c.program_id)
                        .where(Program.jurisdiction_id == jurisdiction.id))
-    query = (select(NetworkProfile).join(Member, Member.id == NetworkProfile.member_id)
-             .where(*_listed(), (NetworkProfile.jurisdiction_id == jurisdiction.id)
-                    | NetworkProfile.id.in_(on_its_programs))
-             .options(selectinload(NetworkProfile.programs).selectinload(Program.jurisdiction))
-             .order_by(NetworkProfile.display_name, NetworkProfile.id))
+    query = (only_listed(select(NetworkProfile))
+             .where((NetworkProfile.jurisdiction_id == jurisdiction.id) | NetworkProfile.id.in_(on_its_programs))
+             .options(_with_programs()).order_by(NetworkProfile.display_name, NetworkProfile.id))
     return list(db.session.scalars(query))

@@ -4,13 +4,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import current_user
 
 from portal import search
-from portal.exceptions import NotAllowed, ValidationFailed
+from portal.exceptions import ValidationFailed
 from portal.forms import apply_error, page_number
 from portal.markdown import render_markdown
 from portal.members.views import account_page
 from portal.network import services
 from portal.network.forms import directory_form
-from portal.security import access
+from portal.security import access, allows
 
 bp = Blueprint("network", __name__)
 
@@ -26,8 +26,8 @@ def save_profile():
                 display_name=form.display_name.data, title=form.title.data, organisation=form.organisation.data,
                 sector=form.sector.data, jurisdiction=form.jurisdiction.data, programs=form.programs.data,
                 topics=form.topics.data, bio=form.bio.data)
-        except (ValidationFailed, NotAllowed) as error:
-            apply_error(form, error if isinstance(error, ValidationFailed) else ValidationFailed(None, str(error)))
+        except ValidationFailed as error:
+            apply_error(form, error)
         else:
             flash("Your directory profile is saved and listed." if profile.is_listed else
                   "Your directory profile is saved. It is not listed: no one else sees it.", "success")
@@ -38,7 +38,7 @@ def save_profile():
 @bp.route("/network")
 @access("public")
 def index():
-    if not (current_user.is_authenticated and current_user.is_verified):
+    if not allows(current_user, "verified"):
         return render_template("network/about.html")
     filters = {name: request.args.get(name, "")[:120] for name in services.FILTERS}
     q = request.args.get("q", "")[:search.MAX_QUERY_CHARS]
@@ -55,4 +55,5 @@ def profile(profile_id):
     found = services.get_listed_profile(profile_id)
     if found is None:
         abort(404, description="No one is listed in the directory under this address.")
-    return render_template("network/profile.html", profile=found, bio=render_markdown(found.bio))
+    return render_template("network/profile.html", profile=found, bio=render_markdown(found.bio),
+                           is_own=found.member_id == current_user.id)
