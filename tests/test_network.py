@@ -2,7 +2,6 @@
 worked by hand, opting out at once, export and deletion, bad input, and no profile text for anyone else."""
 import json
 
-from hypothesis import given
 from sqlalchemy import func, select
 
 from portal.extensions import db
@@ -13,7 +12,7 @@ from portal.network import services as network
 from portal.network.forms import DirectoryProfileForm, directory_form
 from portal.network.models import NetworkProfile
 from tests.conftest import PASSWORD, counted_queries, create_jurisdiction, create_member, csrf_token, login, unit
-from tests.test_forms_fuzz import FUZZ, fresh_limits, no_server_error, payloads, resolve
+from tests.test_forms_fuzz import form_fields, fuzz_form
 from tests.test_members import post_prefixed
 
 SECRET_WORD = "zqxvbiowordunique"
@@ -67,6 +66,8 @@ def test_a_member_lists_themself_and_a_verified_member_finds_them(app):
     assert "Dispatch supervisor" in shown and "Riverton Co-Response" in shown and "Co-responder" in shown
     assert f"<em>{SECRET_WORD}</em>" in shown and "<script>alert" not in shown  # Markdown, sanitised
     assert "dana@example.org" not in shown and "dana@example.org" not in page  # an address is never shown
+    assert "This is your listing" not in shown
+    assert "This is your listing" in writer.get(f"/network/{profile_id}").get_data(as_text=True)
 
 
 def test_anonymous_and_unverified_visitors_learn_what_it_is_and_never_see_a_name(app, client):
@@ -224,75 +225,7 @@ def test_the_directory_form_fuzz(app):
     ids = program_ids(app)
     client = signed_in(app, "dana")
     token = csrf_token(client, "/account")
-    with app.test_request_context():
-        form = directory_form(formdata=None, meta={"csrf": False})
-        fields = {field.name: (field.short_name, field) for field in form if field.type != "CSRFTokenField"}
+    fields = form_fields(app, lambda: directory_form(formdata=None, meta={"csrf": False}))
     valid = {"display_name": "Dana", "sector": "government", "is_listed": "y", "programs": [str(ids["co"])]}
-
-    @FUZZ
-    @given(payload=payloads(fields, valid))
-    def run(payload):
-        fresh_limits(app)
-        data = resolve(payload, fields, valid)
-        before = _saved_profiles(app)
-        response = client.post("/account/directory", data={"directory-csrf_token": token, **data})
-        no_server_error(response, data)
-        assert response.status_code in (302, 400), (response.status_code, data)
-        if response.status_code == 400:
-            assert _saved_profiles(app) == before, f"a refused form saved something: {data}"
-
-    run()
-
-
-def test_a_city_page_lists_its_people_for_verified_members_only(app, client):
-    ids = program_ids(app)
-    create_jurisdiction(app, slug="elsewhere", name="Elsewhere", state="Utah")
-    listed(app, "here@example.org", "Hana Here", jurisdiction="riverton", title="Dispatcher")
-    listed(app, "prog@example.org", "Priya Program", jurisdiction="elsewhere", programs=[ids["co"]])
-    listed(app, "away@example.org", "Ava Away", jurisdiction="elsewhere")
-    create_member(app, email="quiet@example.org", name="Quinn Quiet")
-    with unit(app):
-        network.save_profile(members.find_member_by_email("quiet@example.org"), is_listed=False,
-                             display_name="Quinn Quiet", jurisdiction="riverton")
-    page = signed_in(app, "reader").get("/jurisdictions/riverton").get_data(as_text=True)
-    assert "Hana Here" in page and "Priya Program" in page and "Riverton Co-Response" in page
-    assert "Ava Away" not in page and "Quinn Quiet" not in page
-    for viewer in (client, signed_in(app, "newcomer", verified=False)):
-        text = viewer.get("/jurisdictions/riverton").get_data(as_text=True)
-        assert "Hana Here" not in text and "In the member directory" not in text
-
-
-def test_the_directory_searches_names_and_bios_and_forgets_at_once(app):
-    writer = signed_in(app, "dana")
-    save_form(writer, organisation="Harbor Crisis Line", bio="I triage welfare checks overnight.")
-    listed(app, "other@example.org", "Olive Other", bio="Housing navigation.")
-    reader = signed_in(app, "reader")
-
-    def names(query: str) -> list[str]:
-        page = reader.get(f"/network?q={query}").get_data(as_text=True)
-        return [name for name in ("Dana Dispatcher", "Olive Other") if name in page]
-
-    assert names("welfare") == ["Dana Dispatcher"]
-    assert names("harbor") == ["Dana Dispatcher"]
-    assert names("olive") == ["Olive Other"]
-    assert names("nothing+matches+this") == []
-    assert reader.get("/network?q=%22unclosed+(").status_code == 200
-    # The index holds the profile only while it is listed, in restricted text that public queries never read.
-    with app.test_request_context():
-        from portal import search
-        assert len(search.search(search.SearchRequest(kind="profile", q="welfare", reads_restricted=True)).ids) == 1
-        assert search.search(search.SearchRequest(kind="profile", q="welfare")).ids == []
-        assert search.search(search.SearchRequest(kinds=("resource", "event"), q="welfare",
-                                                  reads_restricted=True)).ids == []
-    save_form(writer, is_listed=None, bio="I triage welfare checks overnight.")
-    assert names("welfare") == []
-    with app.test_request_context():
-        assert search.search(search.SearchRequest(kind="profile", q="welfare", reads_restricted=True)).ids == []
-    # Deleting the account takes the listed profile out of the index too.
-    olive = app.test_client()
-    login(olive, "other@example.org", PASSWORD)
-    with app.test_request_context():
-        assert search.search(search.SearchRequest(kind="profile", q="olive", reads_restricted=True)).total == 1
-    assert post_prefixed(olive, "/account/delete", "delete", {"password": PASSWORD}).status_code == 302
-    with app.test_request_context():
-        assert search.search(search.SearchRequest(kind="profile", q="olive", reads_restricted=True)).total == 0
+    fuzz_form(app, client, token, "/account/directory", fields, valid, state=_saved_profiles, statuses=(302, 400),
+              csrf_field="directory-csrf_token")
