@@ -36,6 +36,7 @@ BLUEPRINTS = (
     "portal.jurisdictions.staff_views",
     "portal.calls.views",
     "portal.network.views",
+    "portal.network.staff_views",
     "portal.api.pages",
 )
 

@@ -53,6 +53,10 @@ def load_settings(instance: Path) -> dict:
         "CALLS_WAIT_MINUTES": int(env("CALLS_WAIT_MINUTES") or 120),
         # A running job shows progress every half second; one silent this long has lost its worker.
         "CALLS_STALE_MINUTES": int(env("CALLS_STALE_MINUTES") or 10),
+        # Messages between members through the directory, in any 24 hours: written by one member, and passed
+        # on to one member.
+        "NETWORK_MESSAGES_PER_SENDER": int(env("NETWORK_MESSAGES_PER_SENDER") or 10),
+        "NETWORK_MESSAGES_PER_RECIPIENT": int(env("NETWORK_MESSAGES_PER_RECIPIENT") or 5),
         "MAIL_SERVER": env("MAIL_SERVER") or None,
         "MAIL_PORT": int(env("MAIL_PORT") or 25),
         "MAIL_USERNAME": env("MAIL_USERNAME") or None,

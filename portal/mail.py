@@ -35,15 +35,19 @@ def site_url_for(endpoint: str, **values) -> str:
     return adapter.build(endpoint, values, force_external=True)
 
 
-def build_message(*, to: str, subject: str, template: str, attachments=(), **context) -> EmailMessage:
+def build_message(*, to: str, subject: str, template: str, attachments=(), reply_to: str | None = None,
+                  **context) -> EmailMessage:
     """Both parts rendered from mail/<template>.txt and .html; `attachments` are (filename, mimetype, bytes),
-    the mimetype optionally with parameters ("text/calendar; method=CANCEL")."""
+    the mimetype optionally with parameters ("text/calendar; method=CANCEL"); `reply_to` sets Reply-To (a
+    member who agreed to share their address with the recipient)."""
     config = current_app.config
     context.setdefault("site_url", config["SITE_URL"])
     message = EmailMessage()
     message["From"] = config["MAIL_FROM"]
     message["To"] = to
     message["Subject"] = subject
+    if reply_to:
+        message["Reply-To"] = reply_to
     message["Date"] = formatdate(localtime=False)
     message["Message-ID"] = make_msgid(domain="12millioncalls.local")
     message.set_content(render_template(f"mail/{template}.txt", **context))
@@ -141,10 +145,12 @@ def deliver(message: EmailMessage) -> None:
         _write_eml(outbox_dir(), message)
 
 
-def send_mail(*, to: str, subject: str, template: str, attachments=(), **context) -> None:
+def send_mail(*, to: str, subject: str, template: str, attachments=(), reply_to: str | None = None,
+              **context) -> None:
     """Render the message now (inside the unit, while its rows are at hand); deliver it after the commit
-    (at once outside any unit of work). `attachments`: (filename, mimetype, bytes), as build_message takes them."""
-    message = build_message(to=to, subject=subject, template=template, attachments=attachments, **context)
+    (at once outside any unit of work). `attachments` and `reply_to` as build_message takes them."""
+    message = build_message(to=to, subject=subject, template=template, attachments=attachments,
+                            reply_to=reply_to, **context)
     queue.when_committed(lambda: deliver(message))
 
 

@@ -99,3 +99,9 @@ def clean_filename(filename: str, fallback: str = "file") -> str:
     name = Path(str(filename or "").replace("\\", "/")).name
     name = re.sub(r"[^\w.\- ]+", "_", name).strip(" .")
     return name[-150:] or fallback
+
+
+def paragraphs(text: str) -> list[list[str]]:
+    """Plain text as paragraphs of lines, for an HTML mail part or a page to show as typed (each line escaped)."""
+    blocks = (text or "").replace("\r\n", "\n").split("\n\n")
+    return [block.strip("\n").splitlines() for block in blocks if block.strip()]

@@ -57,6 +57,7 @@ SAMPLE_ARGUMENTS = {
     "analysis_id": lambda samples: samples.jurisdiction()["analysis_id"],
     "rule_id": lambda samples: samples.jurisdiction()["rule_id"],
     "profile_id": lambda samples: samples.profile(),
+    "message_id": lambda samples: samples.message(),
 }
 
 IGNORED_ENDPOINTS = {"static"}
@@ -184,6 +185,27 @@ class Samples:
             return network.save_profile(db.session.get(Member, target_id), is_listed=True,
                                         display_name="Tara Target", sector="researcher").id
         return self._once("_profile", make)
+
+    def message(self) -> int:
+        """A message to the target member through the directory, from a second listed member (reported to staff,
+        so the staff routes on reports have it too)."""
+        profile_id = self.profile()
+        sender_id = self._once("_sender", lambda: create_member(self.app, email="sender@example.org",
+                                                               name="Sam Sender"))
+
+        def make():
+            from portal.network import contact, services as network
+            from portal.network.models import NetworkProfile
+
+            target = db.session.get(NetworkProfile, profile_id)
+            target.is_open_to_contact = True
+            sender = db.session.get(Member, sender_id)
+            network.save_profile(sender, is_listed=True, display_name="Sam Sender")
+            message = contact.send_message(sender, target, subject="Triage of welfare checks",
+                                           body="How do you triage them?")
+            contact.report_message(target.member, message, reason="A test report.")
+            return message.id
+        return self._once("_message", make)
 
     def attachment(self) -> int:
         def make():

@@ -269,7 +269,7 @@ def test_the_dashboard_counts_with_the_same_queries_for_n_and_2n_records(app, st
         page = admin_client.get("/staff/").get_data(as_text=True)
     # Members: staff (and the admin create_member made for them), the admin, 2 verified, 2 unverified.
     assert figures(page) == {"drafts": 2, "in review": 2, "scheduled": 2, "suggestions pending": 2,
-                             "representative requests": 0, "applications to join": 0,
+                             "representative requests": 0, "applications to join": 0, "reported messages": 0,
                              "members": 7, "with the staff role": 3}
     assert "( 5 verified , 2 unverified )" in text_of(page)  # each figure a link to those members
     assert 'href="/staff/resources?status=draft"' in page and 'href="/staff/resources?status=review"' in page

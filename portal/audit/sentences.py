@@ -124,6 +124,12 @@ SENTENCES = {
     "member.deleted": lambda a, s, d: Markup("%s deleted their account") % s,
     "network.listed": lambda a, s, d: Markup("%s listed themself in the member directory") % a,
     "network.unlisted": lambda a, s, d: Markup("%s left the member directory") % a,
+    "network.reported": lambda a, s, d: Markup("%s reported a message from %s to staff") % (a, s),
+    "network.report_dismissed": lambda a, s, d: Markup("%s dismissed a report on a message from %s") % (a, s),
+    "network.hide": lambda a, s, d: Markup("%s hid the directory profile of %s") % (a, s),
+    "network.show": lambda a, s, d: Markup("%s showed the directory profile of %s again") % (a, s),
+    "network.suspend": lambda a, s, d: Markup("%s suspended the directory access of %s") % (a, s),
+    "network.restore": lambda a, s, d: Markup("%s gave %s their directory access back") % (a, s),
     "member.admin_created": lambda a, s, d: Markup("%s was made an admin from the command line") % s,
     "member.role_changed": lambda a, s, d: Markup("%s changed the role of %s from %s to %s") % (
         a, s, d.get("old", "another role"), d.get("new", "another role")),

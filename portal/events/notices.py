@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from portal.events import calendar
 from portal.events.models import GUEST_LINK_MAX_AGE
 from portal.mail import build_message, send_mail, site_url_for
+from portal.text import paragraphs
 
 REMINDER_SUBJECTS = {"day": "Coming up: {title}", "hour": "Starting within the hour: {title}"}
 
@@ -65,12 +66,6 @@ def _ics(event, *, registration=None, method: str | None = None) -> tuple[str, s
     return f"{event.slug}.ics", "text/calendar", calendar.event_calendar(event, registration=registration, **options)
 
 
-def _paragraphs(text: str) -> list[list[str]]:
-    """Plain text as paragraphs of lines, for the HTML part to show as typed (each line escaped)."""
-    blocks = (text or "").replace("\r\n", "\n").split("\n\n")
-    return [block.strip("\n").splitlines() for block in blocks if block.strip()]
-
-
 def _send(registration, *, subject: str, template: str, attachments=(), **context) -> None:
     event = registration.event
     send_mail(to=registration.email, subject=subject, template=template, attachments=attachments,
@@ -109,16 +104,16 @@ def send_cancellation(event, registrations, *, note: str = "") -> None:
     for registration in registrations:
         seated = registration.status == "registered"
         _send(registration, subject=f"Cancelled: {event.title}", template="event_cancellation", note=note,
-              note_paragraphs=_paragraphs(note), seated=seated, events_url=events_url,
+              note_paragraphs=paragraphs(note), seated=seated, events_url=events_url,
               attachments=[_ics(event, registration=registration, method="CANCEL")] if seated else [])
 
 
 def send_message(event, registrations, *, subject: str, body: str) -> None:
     """Staff's own words, as plain text (the HTML part escapes them and keeps the paragraphs)."""
-    paragraphs = _paragraphs(body)
+    shown = paragraphs(body)
     for registration in registrations:
         _send(registration, subject=subject, template="event_message", message_subject=subject, body=body,
-              paragraphs=paragraphs)
+              paragraphs=shown)
 
 
 def reminder_message(registration, kind: str) -> EmailMessage:

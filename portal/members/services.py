@@ -15,6 +15,7 @@ from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.jurisdictions.models import Jurisdiction
 from portal.jurisdictions.representatives import claim_invitations, export_representation
+from portal.network.contact import export_messages
 from portal.network.services import export_profile, forget_member
 from portal.jurisdictions.services import list_jurisdictions
 from portal.mail import send_mail, site_url_for
@@ -321,6 +322,8 @@ def export_member_data(member: Member) -> dict:
         "representation": export_representation(member),
         # The member directory profile, listed or not (null when the member never saved one).
         "directory_profile": export_profile(member),
+        # Messages written through the directory, both ways, naming people as it did (never an address).
+        "directory_messages": export_messages(member),
     }
 
 

@@ -1,4 +1,5 @@
-"""The directory profile form: shape only (the service checks the choices)."""
+"""The directory's forms: the profile, a message to a member, a report to staff, staff moderation. Shape only
+(the services check the choices and the limits)."""
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectChoice, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length
@@ -7,13 +8,15 @@ from portal.forms import no_control_characters, plain_text
 from portal.library.forms import MultiCheckboxField
 from portal.library.services import visible_topics
 from portal.members.forms import SECTOR_CHOICES, JurisdictionChoices, jurisdiction_field
+from portal.network.contact import MAX_BODY, MAX_REASON, MAX_SUBJECT
+from portal.network.moderation import ACTIONS
 from portal.network.services import MAX_BIO, program_choices
 
 
 def _line(label, max_length, required=False, description=""):
     validators = [Length(max=max_length, message=f"Use at most {max_length} characters."), no_control_characters]
-    if required:
-        validators.insert(0, DataRequired(f"Enter {label.lower()}."))
+    if required:  # True, or the message to give
+        validators.insert(0, DataRequired(required if isinstance(required, str) else f"Enter {label.lower()}."))
     return StringField(label, validators=validators, description=description)
 
 
@@ -32,6 +35,9 @@ class DirectoryProfileForm(JurisdictionChoices, FlaskForm):
     topics = MultiCheckboxField("Topics you know about", choices=[], validate_choice=False)
     bio = TextAreaField("Short bio", description=f"Markdown, at most {MAX_BIO} characters.",
                         validators=[Length(max=MAX_BIO, message=f"Use at most {MAX_BIO} characters."), plain_text])
+    is_open_to_contact = BooleanField("Other members may write to me",
+                                      description="Their messages reach you by mail from the site; your address "
+                                                  "is not shown to them.")
 
 
 def directory_form(data: dict | None = None, **kwargs) -> DirectoryProfileForm:
@@ -43,3 +49,26 @@ def directory_form(data: dict | None = None, **kwargs) -> DirectoryProfileForm:
     chosen = list((data or {}).get("topics") or [])
     form.topics.choices = [SelectChoice(t, t) for t in sorted(set(visible_topics()) | set(chosen))]
     return form
+
+
+def _text(label, max_length, *, required_message="", rows=8):
+    validators = [Length(max=max_length, message=f"Use at most {max_length:,} characters."), plain_text]
+    if required_message:
+        validators.insert(0, DataRequired(required_message))
+    return TextAreaField(label, validators=validators, render_kw={"rows": rows})
+
+
+class ContactForm(FlaskForm):
+    subject = _line("Subject", MAX_SUBJECT, required="Give your message a subject.")
+    body = _text("Message (plain text)", MAX_BODY, required_message="Write your message.")
+    share_address = BooleanField("Let them reply to my email address",
+                                 description="Your address goes in the mail's Reply-To, for this message only. "
+                                             "Unticked, they can write back through the directory.")
+
+
+class ReportForm(FlaskForm):
+    reason = _text("What is wrong with this message? (optional)", MAX_REASON, rows=4)
+
+
+class ModerationForm(FlaskForm):
+    action = SelectField("Action", choices=list(ACTIONS), validate_choice=True)

@@ -35,9 +35,11 @@ def profile_form_data(member: Member) -> dict:
     data = {"title": source.title, "organisation": source.organisation, "sector": source.sector,
             "jurisdiction": source.jurisdiction.slug if source.jurisdiction else ""}
     if profile is None:
-        return {**data, "display_name": member.name, "programs": [], "topics": [], "bio": "", "is_listed": False}
+        return {**data, "display_name": member.name, "programs": [], "topics": [], "bio": "", "is_listed": False,
+                "is_open_to_contact": False}
     return {**data, "display_name": profile.display_name, "programs": [str(p.id) for p in profile.programs],
-            "topics": list(profile.topics or []), "bio": profile.bio, "is_listed": profile.is_listed}
+            "topics": list(profile.topics or []), "bio": profile.bio, "is_listed": profile.is_listed,
+            "is_open_to_contact": profile.is_open_to_contact}
 
 
 def program_choices() -> list[Program]:
@@ -60,7 +62,7 @@ def _programs(ids) -> list[Program]:
 
 def save_profile(member: Member, *, is_listed: bool, display_name: str, title: str = "", organisation: str = "",
                  sector: str = "other", jurisdiction: str | None = None, programs=(), topics=(),
-                 bio: str = "") -> NetworkProfile:
+                 bio: str = "", is_open_to_contact: bool = False) -> NetworkProfile:
     """Create or replace the member's directory profile. Listing needs a confirmed address: the directory is
     for people the network can trust to be who they say."""
     if not member.is_verified:
@@ -73,6 +75,7 @@ def save_profile(member: Member, *, is_listed: bool, display_name: str, title: s
         "topics": clean_topics(topics),
         "bio": (bio or "").strip(),
         "is_listed": bool(is_listed),
+        "is_open_to_contact": bool(is_open_to_contact),
     }
     if sector not in SECTORS:
         raise ValidationFailed("sector", "Choose a sector from the list.")
@@ -104,17 +107,11 @@ def get_listed_profile(profile_id: int) -> NetworkProfile | None:
     return db.session.scalar(only_listed(select(NetworkProfile)).where(NetworkProfile.id == profile_id))
 
 
-@dataclass
-class Directory:
-    """One page of the directory under the filters, the total, and each filter's values with counts (under
-    the other filters, so choosing one sector keeps the others in view)."""
+class Paged:
+    """What the pager macro reads, for a page of a list (`page` of `pages`) built without db.paginate."""
 
-    profiles: list[NetworkProfile]
-    total: int
     page: int
     pages: int
-    counts: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (value, label, n)
-    error: str | None = None  # the words could not be searched (and why)
 
     @property
     def has_prev(self) -> bool:
@@ -131,6 +128,19 @@ class Directory:
     @property
     def next_num(self) -> int:
         return self.page + 1
+
+
+@dataclass
+class Directory(Paged):
+    """One page of the directory under the filters, the total, and each filter's values with counts (under
+    the other filters, so choosing one sector keeps the others in view)."""
+
+    profiles: list[NetworkProfile]
+    total: int
+    page: int
+    pages: int
+    counts: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (value, label, n)
+    error: str | None = None  # the words could not be searched (and why)
 
 
 def _with_programs():
@@ -209,6 +219,7 @@ def export_profile(member: Member) -> dict | None:
             "jurisdiction": profile.jurisdiction.label if profile.jurisdiction else None,
             "programs": [f"{p.name} ({p.jurisdiction.label})" for p in profile.programs],
             "topics": list(profile.topics or []), "bio": profile.bio,
+            "is_open_to_contact": profile.is_open_to_contact,
             "updated_at": profile.updated_at.isoformat() if profile.updated_at else None}
 
 

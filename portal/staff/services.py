@@ -10,6 +10,7 @@ from portal.extensions import db
 from portal.jurisdictions.models import JoinApplication, Representative
 from portal.library.models import Resource, Suggestion
 from portal.members.models import Member
+from portal.network.models import ContactMessage
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class WorkCounts:
     registrations_this_month: int = 0
     representative_requests: int = 0
     applications_pending: int = 0
+    reports_open: int = 0
 
     @property
     def members(self) -> int:
@@ -46,7 +48,7 @@ def work_counts(*, now: datetime | None = None) -> WorkCounts:
         func.count(case((Member.role.in_(("staff", "admin")), 1))),
     )).one()
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    upcoming, registrations, requests, applications = db.session.execute(select(
+    upcoming, registrations, requests, applications, reports = db.session.execute(select(
         select(func.count()).select_from(Event)
         .where(Event.starts_at > now, Event.status == "scheduled").scalar_subquery(),
         # Places taken this month (a seat or a place in line), not the ones given up since.
@@ -55,11 +57,13 @@ def work_counts(*, now: datetime | None = None) -> WorkCounts:
         select(func.count()).select_from(Representative).where(Representative.status == "pending").scalar_subquery(),
         select(func.count()).select_from(JoinApplication).where(JoinApplication.status == "pending")
         .scalar_subquery(),
+        select(func.count()).select_from(ContactMessage).where(ContactMessage.report_status == "open")
+        .scalar_subquery(),
     )).one()
     return WorkCounts(drafts=drafts, in_review=in_review, scheduled=scheduled, suggestions_pending=pending,
                       members_verified=verified, members_unverified=unverified, staff=staff,
                       upcoming_events=upcoming, registrations_this_month=registrations,
-                      representative_requests=requests, applications_pending=applications)
+                      representative_requests=requests, applications_pending=applications, reports_open=reports)
 
 
 def scheduled_resources(*, limit: int = 10, now: datetime | None = None) -> list[tuple[int, str, datetime]]:

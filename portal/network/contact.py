@@ -1,0 +1,212 @@
+"""Members writing to each other through the directory, without either address on a page.
+
+A listed member writes to another listed member who is open to it. The site stores the message (the
+recipient's inbox at /network/messages), mails it to the recipient with the sender's directory name and
+profile link, and puts the sender's address in Reply-To only when the sender agreed to share it. Limits, in any
+24 hours: NETWORK_MESSAGES_PER_SENDER written by one member, NETWORK_MESSAGES_PER_RECIPIENT passed on to one.
+A recipient can block a sender (their next message is refused) and report a message to staff.
+"""
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, select, update
+
+from portal.audit.services import record_event
+from portal.database import utcnow
+from portal.exceptions import NotAllowed, ValidationFailed
+from portal.extensions import db
+from portal.mail import send_mail, site_url_for
+from portal.members.models import Member
+from portal.network.models import ContactBlock, ContactMessage, NetworkProfile, only_listed
+from portal.network.services import Paged, profile_of
+from portal.text import clean_line, paragraphs
+
+MAX_SUBJECT = 150
+MAX_BODY = 5000
+MAX_REASON = 2000
+DAY = timedelta(hours=24)
+PER_PAGE = 20
+
+
+class LimitReached(NotAllowed):
+    """A daily limit refused the message (answered 429: it can be sent later)."""
+
+
+def suspended_notice(member: Member) -> str | None:
+    """Why the member may not use the directory just now, if staff suspended their access."""
+    profile = profile_of(member)
+    if profile is not None and profile.suspended_at is not None:
+        return ("Staff have suspended your access to the member directory. Write to the site's staff (see the "
+                "contact page) if you think this is a mistake.")
+    return None
+
+
+def is_blocked(sender: Member, recipient: Member) -> bool:
+    return db.session.get(ContactBlock, (recipient.id, sender.id)) is not None
+
+
+def refusal(sender: Member, profile: NetworkProfile) -> str | None:
+    """Why `sender` may not write to the person behind `profile` (a listed profile), or None."""
+    if profile.member_id == sender.id:
+        return "This is your own listing: you cannot write to yourself."
+    notice = suspended_notice(sender)
+    if notice:
+        return notice
+    own = profile_of(sender)
+    if own is None or not own.is_shown:
+        return ("List yourself in the member directory first (on your account page), so the person you write "
+                "to can see who you are.")
+    if not profile.is_open_to_contact:
+        return f"{profile.display_name} is not taking messages through the directory."
+    if is_blocked(sender, profile.member):
+        return f"{profile.display_name} does not accept messages from you."
+    return None
+
+
+def _lock(*profiles: NetworkProfile) -> datetime:
+    """Stamp both profiles with one UPDATE each, in id order: the row locks (the write lock on SQLite) make two
+    messages through either profile take turns, so the counts below include every message committed before.
+    The same order everywhere means two members writing to each other at once cannot deadlock."""
+    now = utcnow()
+    for profile in sorted(profiles, key=lambda p: p.id):
+        db.session.execute(update(NetworkProfile).where(NetworkProfile.id == profile.id)
+                           .values(last_message_at=now, updated_at=NetworkProfile.updated_at)
+                           .execution_options(synchronize_session=False))
+    return now
+
+
+def _count(column, member_id: int, since: datetime) -> int:
+    return db.session.scalar(select(func.count()).select_from(ContactMessage)
+                             .where(column == member_id, ContactMessage.created_at > since))
+
+
+def _check_limits(sender: Member, profile: NetworkProfile, now: datetime) -> None:
+    config = current_app.config
+    per_sender, per_recipient = config["NETWORK_MESSAGES_PER_SENDER"], config["NETWORK_MESSAGES_PER_RECIPIENT"]
+    if _count(ContactMessage.sender_id, sender.id, now - DAY) >= per_sender:
+        raise LimitReached(f"You have written {per_sender} messages in the last 24 hours, the most the site "
+                         "passes on for one member. Please write again tomorrow.")
+    if _count(ContactMessage.recipient_id, profile.member_id, now - DAY) >= per_recipient:
+        raise LimitReached(f"{profile.display_name} has had as many messages in the last 24 hours as the site "
+                         "passes on to one member. Please write again tomorrow.")
+
+
+def _clean_body(body: str) -> str:
+    text = (body or "").replace("\r\n", "\n").strip()
+    if not text:
+        raise ValidationFailed("body", "Write your message.")
+    if len(text) > MAX_BODY:
+        raise ValidationFailed("body", f"Use at most {MAX_BODY} characters for the message.")
+    return text
+
+
+def send_message(sender: Member, profile: NetworkProfile, *, subject: str, body: str,
+                 share_address: bool = False) -> ContactMessage:
+    """Store the message and mail it to the recipient after the commit; NotAllowed when the directory's rules
+    or limits refuse it (nothing is stored then)."""
+    subject = clean_line(subject, field="subject", label="a subject", max_length=MAX_SUBJECT, required=True)
+    body = _clean_body(body)
+    reason = refusal(sender, profile)
+    if reason:
+        raise NotAllowed(reason)
+    own = profile_of(sender)
+    now = _lock(own, profile)
+    if is_blocked(sender, profile.member):  # read again under the lock: a block made a moment ago holds
+        raise NotAllowed(f"{profile.display_name} does not accept messages from you.")
+    _check_limits(sender, profile, now)
+    message = ContactMessage(sender_id=sender.id, recipient_id=profile.member_id, sender_name=own.display_name,
+                             subject=subject, body=body, shares_address=bool(share_address), created_at=now)
+    db.session.add(message)
+    db.session.flush()
+    send_mail(to=profile.member.email, subject=f"{own.display_name} wrote to you: {subject}",
+              template="network_message", reply_to=sender.email if share_address else None,
+              sender=own, recipient=profile, message_subject=subject, body=body, paragraphs=paragraphs(body),
+              shares_address=bool(share_address),
+              profile_url=site_url_for("network.profile", profile_id=own.id),
+              inbox_url=site_url_for("network.messages"))
+    return message
+
+
+@dataclass
+class Inbox(Paged):
+    messages: list[ContactMessage]
+    total: int
+    page: int
+    pages: int
+    sender_profiles: dict[int, int]  # sender member id -> their listed profile's id, for the ones still listed
+    blocked: set[int]  # sender member ids this member blocked
+
+
+def inbox(member: Member, *, page: int = 1, per_page: int = PER_PAGE) -> Inbox:
+    """The messages written to the member, newest first: four queries whatever their number."""
+    query = select(ContactMessage).where(ContactMessage.recipient_id == member.id)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    pages = max(1, -(-total // per_page))
+    page = max(1, min(page, pages))
+    messages = list(db.session.scalars(query.order_by(ContactMessage.created_at.desc(), ContactMessage.id.desc())
+                                       .offset((page - 1) * per_page).limit(per_page)))
+    senders = {m.sender_id for m in messages}
+    listed = dict(db.session.execute(only_listed(select(NetworkProfile.member_id, NetworkProfile.id))
+                                     .where(NetworkProfile.member_id.in_(senders))).tuples().all()) if senders else {}
+    return Inbox(messages, total, page, pages, listed, blocked_ids(member))
+
+
+def blocked_ids(member: Member) -> set[int]:
+    return set(db.session.scalars(select(ContactBlock.blocked_id).where(ContactBlock.blocker_id == member.id)))
+
+
+def blocks_of(member: Member) -> list[ContactBlock]:
+    return list(db.session.scalars(select(ContactBlock).where(ContactBlock.blocker_id == member.id)
+                                   .order_by(ContactBlock.blocked_name, ContactBlock.blocked_id)))
+
+
+def received_message(member: Member, message_id: int) -> ContactMessage | None:
+    """One message written to this member (None for anyone else's)."""
+    return db.session.scalar(select(ContactMessage).where(ContactMessage.id == message_id,
+                                                          ContactMessage.recipient_id == member.id))
+
+
+def block_sender(member: Member, message: ContactMessage) -> ContactBlock:
+    """The member takes no more messages from the one who wrote this (once is enough)."""
+    block = db.session.get(ContactBlock, (member.id, message.sender_id))
+    if block is None:
+        block = ContactBlock(blocker_id=member.id, blocked_id=message.sender_id, blocked_name=message.sender_name)
+        db.session.add(block)
+        db.session.flush()
+    return block
+
+
+def unblock(member: Member, blocked_id: int) -> bool:
+    """True when there was a block to lift."""
+    return db.session.execute(delete(ContactBlock).where(ContactBlock.blocker_id == member.id,
+                                                         ContactBlock.blocked_id == blocked_id)).rowcount > 0
+
+
+def report_message(member: Member, message: ContactMessage, *, reason: str) -> None:
+    """Hand the message to staff, with the recipient's reason; staff then read it at /staff/network."""
+    reason = (reason or "").replace("\r\n", "\n").strip()
+    if len(reason) > MAX_REASON:
+        raise ValidationFailed("reason", f"Use at most {MAX_REASON} characters for the reason.")
+    if message.report_status:
+        raise ValidationFailed(None, "You have reported this message already.")
+    message.report_status, message.report_reason, message.reported_at = "open", reason, utcnow()
+    record_event(actor=member, action="network.reported", subject=f"member #{message.sender_id}",
+                 message=message.id)
+
+
+def export_messages(member: Member) -> dict:
+    """For the member's JSON export: what they wrote and what was written to them, naming people as the
+    directory did (never an address), and whom they blocked."""
+    def shown(message, *, sent):
+        item = {"subject": message.subject, "body": message.body, "sent_at": message.created_at.isoformat()}
+        if sent:
+            return {**item, "shared_your_address": message.shares_address}
+        return {**item, "from": message.sender_name, "reported": message.report_status != ""}
+
+    sent = db.session.scalars(select(ContactMessage).where(ContactMessage.sender_id == member.id)
+                              .order_by(ContactMessage.id))
+    received = db.session.scalars(select(ContactMessage).where(ContactMessage.recipient_id == member.id)
+                                  .order_by(ContactMessage.id))
+    return {"sent": [shown(m, sent=True) for m in sent], "received": [shown(m, sent=False) for m in received],
+            "blocked": [block.blocked_name for block in blocks_of(member)]}
