@@ -50,6 +50,17 @@ def clean_line(value, *, field: str, label: str, max_length: int, required: bool
     return text
 
 
+def clean_text(value, *, field: str, label: str, max_length: int, required: bool = False) -> str:
+    """Plain text of several lines (a message, a reason): trimmed, Windows line ends made plain; `label` names it
+    in the message ("Write your message.")."""
+    text = str(value or "").replace("\r\n", "\n").strip()
+    if required and not text:
+        raise ValidationFailed(field, f"Write {label}.")
+    if len(text) > max_length:
+        raise ValidationFailed(field, f"Use at most {max_length:,} characters for {label}.")
+    return text
+
+
 def clean_topics(topics, *, field: str = "topics") -> list[str]:
     """Free tags: trimmed, lower-cased, without repeats, at most MAX_TOPICS (a comma-separated string works)."""
     if isinstance(topics, str):

@@ -12,8 +12,8 @@ from portal.extensions import db, limiter
 from portal.members import services as members
 from portal.network.forms import ContactForm, ModerationForm, ReportForm
 from portal.network.models import ContactBlock, ContactMessage, NetworkProfile
-from tests.conftest import (PASSWORD, Outbox, counted_queries, csrf_token, login, post_form, running_consumer,
-                            unit)
+from tests.conftest import (PASSWORD, Outbox, counted_queries, create_jurisdiction, csrf_token, login, post_form,
+                            running_consumer, unit)
 from tests.test_events_concurrency import at_once
 from tests.test_forms_fuzz import form_fields, fuzz_form
 from tests.test_mail import smtp, smtp_app  # noqa: F401 (fixtures)
@@ -119,6 +119,13 @@ def test_a_blocked_sender_is_refused_with_a_clear_notice_until_the_block_is_lift
     assert blocked.status_code == 302
     assert "Amy Alvarez can no longer write to you" in ben.get(blocked.headers["Location"]).get_data(as_text=True)
 
+    # Two more clicks at once change nothing (one block, no error).
+    path = f"/network/messages/{message_id(app, 'First')}/block"
+    twice = at_once([lambda: ben.post(path, data={"csrf_token": token}).status_code for _ in range(2)])
+    assert twice == [302, 302]
+    with unit(app):
+        assert db.session.scalar(select(func.count()).select_from(ContactBlock)) == 1
+
     refused = write(amy, ben_id, subject="Second")
     assert refused.status_code == 403
     assert "Ben Brooks does not accept messages from you." in refused.get_data(as_text=True)
@@ -200,9 +207,16 @@ def _writer(client, profile_id):
     return send
 
 
+def reader_of_city(app) -> str:
+    """Riverton's page as a verified member who is not suspended reads it."""
+    limiter.reset()
+    return signed_in(app, "cityreader").get("/jurisdictions/riverton").get_data(as_text=True)
+
+
 def test_a_report_reaches_staff_who_suspend_the_sender_and_all_is_audited(app):
+    create_jurisdiction(app)
     amy_id, amy = peer(app, "Amy Alvarez", bio="Dispatch analyst")
-    ben_id, ben = peer(app, "Ben Brooks")
+    ben_id, ben = peer(app, "Ben Brooks", jurisdiction="riverton")
     write(amy, ben_id, subject="Unwanted", body="Buy my consulting services.")
     write(amy, ben_id, subject="Private", body="A body staff must never read.")
     report_path = f"/network/messages/{message_id(app, 'Unwanted')}/report"
@@ -226,6 +240,9 @@ def test_a_report_reaches_staff_who_suspend_the_sender_and_all_is_audited(app):
     assert suspended.status_code == 403 and "suspended your access" in suspended.get_data(as_text=True)
     assert amy.get(f"/network/{ben_id}").status_code == 403
     assert write(amy, ben_id).status_code == 403
+    city = amy.get("/jurisdictions/riverton").get_data(as_text=True)
+    assert "Ben Brooks" not in city and "In the member directory" not in city  # no listings anywhere
+    assert "Ben Brooks" in reader_of_city(app)
     reader = signed_in(app, "reader")
     assert "Amy Alvarez" not in reader.get("/network").get_data(as_text=True)
     assert "Amy Alvarez" not in reader.get("/network?q=analyst").get_data(as_text=True)
@@ -237,6 +254,8 @@ def test_a_report_reaches_staff_who_suspend_the_sender_and_all_is_audited(app):
     post_form(staff, f"/staff/network/profiles/{amy_id}", {"action": "hide"}, token_from="/staff/network")
     assert "Amy Alvarez" not in reader.get("/network").get_data(as_text=True)
     assert amy.get("/network").status_code == 200  # hidden, but she may still read the directory
+    hidden = write(amy, ben_id)
+    assert hidden.status_code == 403 and "Staff have hidden your listing" in hidden.get_data(as_text=True)
     twice = post_form(staff, f"/staff/network/profiles/{amy_id}", {"action": "hide"}, token_from="/staff/network")
     assert "hidden already" in staff.get(twice.headers["Location"]).get_data(as_text=True)
     assert post_form(staff, f"/staff/network/profiles/{amy_id}", {"action": "delete"},
@@ -278,7 +297,7 @@ def test_the_export_holds_the_messages_and_deletion_removes_them(app):
     ben.post(f"/network/messages/{message_id(app, 'Hello Ben')}/block",
              data={"csrf_token": csrf_token(ben, "/network/messages")})
     exported = json.loads(ben.get("/account/export.json").get_data(as_text=True))["directory_messages"]
-    assert [m["subject"] for m in exported["sent"]] == ["Hello Amy"]
+    assert [(m["subject"], m["to"]) for m in exported["sent"]] == [("Hello Amy", "Amy Alvarez")]
     assert exported["received"][0]["from"] == "Amy Alvarez" and exported["received"][0]["subject"] == "Hello Ben"
     assert exported["blocked"] == ["Amy Alvarez"]
     assert "amy@example.org" not in json.dumps(exported)
@@ -314,7 +333,8 @@ def test_the_inbox_and_the_staff_page_cost_the_same_queries_for_two_messages_as_
         for profile in db.session.scalars(select(NetworkProfile).where(NetworkProfile.member_id != ben_member.id)):
             for n in range(8):
                 db.session.add(ContactMessage(sender_id=profile.member_id, recipient_id=ben_member.id,
-                                              sender_name=profile.display_name, subject=f"Bulk {n}", body="x",
+                                              sender_name=profile.display_name, recipient_name="Ben Brooks",
+                                              subject=f"Bulk {n}", body="x",
                                               report_status="open" if n == 0 else "",
                                               reported_at=utcnow() if n == 0 else None))
     assert count() == small

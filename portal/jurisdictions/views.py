@@ -10,7 +10,7 @@ from portal.jurisdictions.programs import programs_of
 from portal.jurisdictions.services import get_jurisdiction
 from portal.markdown import render_markdown
 from portal.network import services as network
-from portal.security import access, allows
+from portal.security import access
 
 bp = Blueprint("jurisdictions", __name__)
 
@@ -74,8 +74,9 @@ def show(slug):
         kinds=KINDS,
         pledged=figures.pledged_calls(jurisdiction), pledge_is_sample=figures.pledge_is_sample(jurisdiction),
         can_edit=can_edit(current_user, jurisdiction), render_markdown=render_markdown,
-        # The member directory's people: for verified members only (everyone else's page never names them).
-        people=network.people_of(jurisdiction) if allows(current_user, "verified") else None)
+        # The member directory's people: for verified members only (everyone else's page never names them),
+        # and not for one whose directory access staff suspended.
+        people=network.people_of(jurisdiction) if network.reads_directory(current_user) else None)
 
 
 @bp.route("/jurisdictions/<slug>/metrics.csv")

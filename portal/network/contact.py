@@ -6,21 +6,20 @@ profile link, and puts the sender's address in Reply-To only when the sender agr
 24 hours: NETWORK_MESSAGES_PER_SENDER written by one member, NETWORK_MESSAGES_PER_RECIPIENT passed on to one.
 A recipient can block a sender (their next message is refused) and report a message to staff.
 """
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import delete, func, select, update
 
 from portal.audit.services import record_event
-from portal.database import utcnow
+from portal.database import insert_ignoring_conflict, utcnow
 from portal.exceptions import NotAllowed, ValidationFailed
 from portal.extensions import db
 from portal.mail import send_mail, site_url_for
 from portal.members.models import Member
 from portal.network.models import ContactBlock, ContactMessage, NetworkProfile, only_listed
-from portal.network.services import Paged, profile_of
-from portal.text import clean_line, paragraphs
+from portal.network.services import profile_of
+from portal.text import clean_line, clean_text, paragraphs
 
 MAX_SUBJECT = 150
 MAX_BODY = 5000
@@ -33,13 +32,14 @@ class LimitReached(NotAllowed):
     """A daily limit refused the message (answered 429: it can be sent later)."""
 
 
+SUSPENDED = ("Staff have suspended your access to the member directory. Write to the site's staff (see the "
+             "contact page) if you think this is a mistake.")
+
+
 def suspended_notice(member: Member) -> str | None:
     """Why the member may not use the directory just now, if staff suspended their access."""
     profile = profile_of(member)
-    if profile is not None and profile.suspended_at is not None:
-        return ("Staff have suspended your access to the member directory. Write to the site's staff (see the "
-                "contact page) if you think this is a mistake.")
-    return None
+    return SUSPENDED if profile is not None and profile.suspended_at is not None else None
 
 
 def is_blocked(sender: Member, recipient: Member) -> bool:
@@ -50,10 +50,14 @@ def refusal(sender: Member, profile: NetworkProfile) -> str | None:
     """Why `sender` may not write to the person behind `profile` (a listed profile), or None."""
     if profile.member_id == sender.id:
         return "This is your own listing: you cannot write to yourself."
-    notice = suspended_notice(sender)
-    if notice:
-        return notice
+    if not profile.is_shown:
+        return f"{profile.display_name} is no longer in the member directory."
     own = profile_of(sender)
+    if own is not None and own.suspended_at is not None:
+        return SUSPENDED
+    if own is not None and own.hidden_at is not None:
+        return ("Staff have hidden your listing, so the people you write to could not see who you are. Write to "
+                "the site's staff (see the contact page) to ask why.")
     if own is None or not own.is_shown:
         return ("List yourself in the member directory first (on your account page), so the person you write "
                 "to can see who you are.")
@@ -65,14 +69,19 @@ def refusal(sender: Member, profile: NetworkProfile) -> str | None:
 
 
 def _lock(*profiles: NetworkProfile) -> datetime:
-    """Stamp both profiles with one UPDATE each, in id order: the row locks (the write lock on SQLite) make two
-    messages through either profile take turns, so the counts below include every message committed before.
-    The same order everywhere means two members writing to each other at once cannot deadlock."""
+    """Stamp the profiles with one UPDATE each, in id order: the row locks (the write lock on SQLite) make
+    messages and blocks through one profile take turns, so what is read next includes every message and block
+    committed before. The same order everywhere means two members writing to each other at once cannot
+    deadlock. NotAllowed when a profile is gone (its account deleted a moment ago)."""
     now = utcnow()
     for profile in sorted(profiles, key=lambda p: p.id):
-        db.session.execute(update(NetworkProfile).where(NetworkProfile.id == profile.id)
-                           .values(last_message_at=now, updated_at=NetworkProfile.updated_at)
-                           .execution_options(synchronize_session=False))
+        done = db.session.execute(update(NetworkProfile).where(NetworkProfile.id == profile.id)
+                                  .values(last_message_at=now, updated_at=NetworkProfile.updated_at)
+                                  .execution_options(synchronize_session=False))
+        if done.rowcount != 1:
+            raise NotAllowed("This member has left the directory.")
+    for profile in profiles:  # as committed now, under the lock
+        db.session.refresh(profile)
     return now
 
 
@@ -92,31 +101,24 @@ def _check_limits(sender: Member, profile: NetworkProfile, now: datetime) -> Non
                          "passes on to one member. Please write again tomorrow.")
 
 
-def _clean_body(body: str) -> str:
-    text = (body or "").replace("\r\n", "\n").strip()
-    if not text:
-        raise ValidationFailed("body", "Write your message.")
-    if len(text) > MAX_BODY:
-        raise ValidationFailed("body", f"Use at most {MAX_BODY} characters for the message.")
-    return text
-
-
 def send_message(sender: Member, profile: NetworkProfile, *, subject: str, body: str,
                  share_address: bool = False) -> ContactMessage:
     """Store the message and mail it to the recipient after the commit; NotAllowed when the directory's rules
     or limits refuse it (nothing is stored then)."""
     subject = clean_line(subject, field="subject", label="a subject", max_length=MAX_SUBJECT, required=True)
-    body = _clean_body(body)
+    body = clean_text(body, field="body", label="your message", max_length=MAX_BODY, required=True)
     reason = refusal(sender, profile)
     if reason:
         raise NotAllowed(reason)
     own = profile_of(sender)
     now = _lock(own, profile)
-    if is_blocked(sender, profile.member):  # read again under the lock: a block made a moment ago holds
-        raise NotAllowed(f"{profile.display_name} does not accept messages from you.")
+    # Asked again under the lock: a block, a suspension or an unticked box of a moment ago holds.
+    reason = refusal(sender, profile)
+    if reason:
+        raise NotAllowed(reason)
     _check_limits(sender, profile, now)
     message = ContactMessage(sender_id=sender.id, recipient_id=profile.member_id, sender_name=own.display_name,
-                             subject=subject, body=body, shares_address=bool(share_address), created_at=now)
+                             recipient_name=profile.display_name, subject=subject, body=body, shares_address=bool(share_address), created_at=now)
     db.session.add(message)
     db.session.flush()
     send_mail(to=profile.member.email, subject=f"{own.display_name} wrote to you: {subject}",
@@ -128,28 +130,18 @@ def send_message(sender: Member, profile: NetworkProfile, *, subject: str, body:
     return message
 
 
-@dataclass
-class Inbox(Paged):
-    messages: list[ContactMessage]
-    total: int
-    page: int
-    pages: int
-    sender_profiles: dict[int, int]  # sender member id -> their listed profile's id, for the ones still listed
-    blocked: set[int]  # sender member ids this member blocked
-
-
-def inbox(member: Member, *, page: int = 1, per_page: int = PER_PAGE) -> Inbox:
-    """The messages written to the member, newest first: four queries whatever their number."""
-    query = select(ContactMessage).where(ContactMessage.recipient_id == member.id)
-    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
-    pages = max(1, -(-total // per_page))
-    page = max(1, min(page, pages))
-    messages = list(db.session.scalars(query.order_by(ContactMessage.created_at.desc(), ContactMessage.id.desc())
-                                       .offset((page - 1) * per_page).limit(per_page)))
-    senders = {m.sender_id for m in messages}
-    listed = dict(db.session.execute(only_listed(select(NetworkProfile.member_id, NetworkProfile.id))
-                                     .where(NetworkProfile.member_id.in_(senders))).tuples().all()) if senders else {}
-    return Inbox(messages, total, page, pages, listed, blocked_ids(member))
+def inbox(member: Member, *, page: int = 1, per_page: int = PER_PAGE):
+    """A page of the messages written to the member, newest first, with `sender_profiles` (sender's member id
+    -> their listing's id, for those still listed) and `blocked` (the senders they blocked): four queries."""
+    box = db.paginate(select(ContactMessage).where(ContactMessage.recipient_id == member.id)
+                      .order_by(ContactMessage.created_at.desc(), ContactMessage.id.desc()),
+                      page=page, per_page=per_page, error_out=False)
+    senders = {m.sender_id for m in box.items}
+    box.sender_profiles = dict(db.session.execute(
+        only_listed(select(NetworkProfile.member_id, NetworkProfile.id))
+        .where(NetworkProfile.member_id.in_(senders))).tuples().all()) if senders else {}
+    box.blocked = blocked_ids(member)
+    return box
 
 
 def blocked_ids(member: Member) -> set[int]:
@@ -167,14 +159,13 @@ def received_message(member: Member, message_id: int) -> ContactMessage | None:
                                                           ContactMessage.recipient_id == member.id))
 
 
-def block_sender(member: Member, message: ContactMessage) -> ContactBlock:
-    """The member takes no more messages from the one who wrote this (once is enough)."""
-    block = db.session.get(ContactBlock, (member.id, message.sender_id))
-    if block is None:
-        block = ContactBlock(blocker_id=member.id, blocked_id=message.sender_id, blocked_name=message.sender_name)
-        db.session.add(block)
-        db.session.flush()
-    return block
+def block_sender(member: Member, message: ContactMessage) -> None:
+    """The member takes no more messages from the one who wrote this (once is enough: a second click, or two at
+    once, change nothing). The member's profile is stamped first, as a message to them stamps it, so a message
+    being sent at this moment is either in before the block or refused by it."""
+    _lock(profile_of(member))
+    db.session.execute(insert_ignoring_conflict(ContactBlock).values(
+        blocker_id=member.id, blocked_id=message.sender_id, blocked_name=message.sender_name, created_at=utcnow()))
 
 
 def unblock(member: Member, blocked_id: int) -> bool:
@@ -185,12 +176,15 @@ def unblock(member: Member, blocked_id: int) -> bool:
 
 def report_message(member: Member, message: ContactMessage, *, reason: str) -> None:
     """Hand the message to staff, with the recipient's reason; staff then read it at /staff/network."""
-    reason = (reason or "").replace("\r\n", "\n").strip()
-    if len(reason) > MAX_REASON:
-        raise ValidationFailed("reason", f"Use at most {MAX_REASON} characters for the reason.")
-    if message.report_status:
+    reason = clean_text(reason, field="reason", label="the reason", max_length=MAX_REASON)
+    # One UPDATE that only an unreported message matches: two reports at once make one.
+    done = db.session.execute(update(ContactMessage).where(ContactMessage.id == message.id,
+                                                           ContactMessage.report_status == "")
+                              .values(report_status="open", report_reason=reason, reported_at=utcnow())
+                              .execution_options(synchronize_session=False))
+    if done.rowcount != 1:
         raise ValidationFailed(None, "You have reported this message already.")
-    message.report_status, message.report_reason, message.reported_at = "open", reason, utcnow()
+    db.session.refresh(message)
     record_event(actor=member, action="network.reported", subject=f"member #{message.sender_id}",
                  message=message.id)
 
@@ -201,8 +195,9 @@ def export_messages(member: Member) -> dict:
     def shown(message, *, sent):
         item = {"subject": message.subject, "body": message.body, "sent_at": message.created_at.isoformat()}
         if sent:
-            return {**item, "shared_your_address": message.shares_address}
-        return {**item, "from": message.sender_name, "reported": message.report_status != ""}
+            return {**item, "to": message.recipient_name, "shared_your_address": message.shares_address}
+        return {**item, "from": message.sender_name, "reported": message.report_status != "",
+                "report_reason": message.report_reason}
 
     sent = db.session.scalars(select(ContactMessage).where(ContactMessage.sender_id == member.id)
                               .order_by(ContactMessage.id))

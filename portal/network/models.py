@@ -86,6 +86,7 @@ class ContactMessage(db.Model):
     __tablename__ = "network_messages"
     __table_args__ = (
         CheckConstraint("report_status IN ('', 'open', 'dismissed', 'acted')", name="report_status_known"),
+        CheckConstraint("report_status = '' OR reported_at IS NOT NULL", name="reported_when"),
         Index("ix_network_messages_sender_time", "sender_id", "created_at"),
         Index("ix_network_messages_recipient_time", "recipient_id", "created_at"),
         NEVER_REUSE_IDS,
@@ -94,7 +95,9 @@ class ContactMessage(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     sender_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
     recipient_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
-    sender_name: Mapped[str] = mapped_column(String(120))  # the directory name the sender wrote under
+    # The directory names both had when it was written: the inbox and the export name people as it did.
+    sender_name: Mapped[str] = mapped_column(String(120))
+    recipient_name: Mapped[str] = mapped_column(String(120))
     subject: Mapped[str] = mapped_column(String(150))
     body: Mapped[str] = mapped_column(Text)  # plain text
     shares_address: Mapped[bool] = mapped_column(default=False, server_default=false())

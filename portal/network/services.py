@@ -15,6 +15,7 @@ from portal.jurisdictions.services import get_jurisdiction
 from portal.members.models import SECTORS, Member
 from portal.network import search_docs
 from portal.network.models import NetworkProfile, only_listed, profile_programs
+from portal.security import allows
 from portal.text import clean_line, clean_topics
 
 MAX_BIO = 2000
@@ -103,15 +104,30 @@ def save_profile(member: Member, *, is_listed: bool, display_name: str, title: s
     return profile
 
 
+def reads_directory(user) -> bool:
+    """May this visitor read listings (the directory, city pages' people): a verified member whose directory
+    access staff have not suspended."""
+    if not allows(user, "verified"):
+        return False
+    profile = profile_of(user)
+    return profile is None or profile.suspended_at is None
+
+
 def get_listed_profile(profile_id: int) -> NetworkProfile | None:
     return db.session.scalar(only_listed(select(NetworkProfile)).where(NetworkProfile.id == profile_id))
 
 
-class Paged:
-    """What the pager macro reads, for a page of a list (`page` of `pages`) built without db.paginate."""
+@dataclass
+class Directory:
+    """One page of the directory under the filters, the total, and each filter's values with counts (under
+    the other filters, so choosing one sector keeps the others in view)."""
 
+    profiles: list[NetworkProfile]
+    total: int
     page: int
     pages: int
+    counts: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (value, label, n)
+    error: str | None = None  # the words could not be searched (and why)
 
     @property
     def has_prev(self) -> bool:
@@ -128,19 +144,6 @@ class Paged:
     @property
     def next_num(self) -> int:
         return self.page + 1
-
-
-@dataclass
-class Directory(Paged):
-    """One page of the directory under the filters, the total, and each filter's values with counts (under
-    the other filters, so choosing one sector keeps the others in view)."""
-
-    profiles: list[NetworkProfile]
-    total: int
-    page: int
-    pages: int
-    counts: dict[str, list[tuple[str, str, int]]] = field(default_factory=dict)  # name -> (value, label, n)
-    error: str | None = None  # the words could not be searched (and why)
 
 
 def _with_programs():
