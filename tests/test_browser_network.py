@@ -80,6 +80,10 @@ def test_two_members_find_and_write_to_each_other_and_a_block_holds(app, page, b
     expect(ravi.locator("main")).to_contain_text("Your message is on its way to Dana Dispatcher.")
 
     dana_listing = ravi.url
+    ravi.goto("/network/messages/sent")
+    expect(ravi.locator(".message-list > li").first).to_contain_text("To Dana Dispatcher")
+    check_accessible(ravi)
+    ravi.goto(dana_listing)
     ravi.get_by_role("link", name="Write a message").click()  # a second message, written while Dana reads
     ravi.get_by_label("Subject").fill("Are you there?")
     ravi.get_by_label("Message (plain text)").fill("A second message.")

@@ -76,6 +76,11 @@ def test_a_member_writes_and_the_recipient_gets_the_mail_with_no_address_on_any_
              ben.get(f"/network/{amy_id}").get_data(as_text=True), amy.get("/network").get_data(as_text=True)]
     for page in pages:
         assert "amy@example.org" not in page and "ben@example.org" not in page
+    sent = amy.get("/network/messages/sent").get_data(as_text=True)
+    assert f'To <a href="/network/{ben_id}">Ben Brooks</a>' in sent and "We start in March." in sent
+    assert "your address not shared" in sent and "your address shared" in sent
+    assert "amy@example.org" not in sent and "ben@example.org" not in sent
+    assert "You have not written to anyone" in ben.get("/network/messages/sent").get_data(as_text=True)
     # Amy's own inbox is empty: the messages are Ben's.
     assert "No one has written to you yet." in amy.get("/network/messages").get_data(as_text=True)
     assert amy.post(f"/network/messages/{message_id(app, 'Follow-up')}/report",
@@ -245,20 +250,23 @@ def test_the_export_holds_the_messages_and_deletion_removes_them(app):
         assert db.session.scalar(select(func.count()).select_from(ContactBlock)) == 0
 
 
-def test_the_inbox_and_the_staff_page_cost_the_same_queries_for_two_messages_as_for_twenty_five(app):
+def test_the_inbox_sent_and_staff_pages_cost_the_same_queries_for_two_messages_as_for_twenty_five(app):
     app.config.update(NETWORK_MESSAGES_PER_SENDER=100, NETWORK_MESSAGES_PER_RECIPIENT=100)
     _, amy = peer(app, "Amy Alvarez")
     ben_id, ben = peer(app, "Ben Brooks")
     staff = signed_in(app, "sol", role="staff")
 
-    def count() -> tuple[int, int]:
+    senders = [peer(app, f"Sender{n} S")[1] for n in range(2)]
+
+    def count() -> tuple[int, int, int]:
         with counted_queries(app) as inbox:
             assert ben.get("/network/messages").status_code == 200
+        with counted_queries(app) as sent:
+            assert senders[0].get("/network/messages/sent").status_code == 200
         with counted_queries(app) as staff_page:
             assert staff.get("/staff/network").status_code == 200
-        return len(inbox), len(staff_page)
+        return len(inbox), len(sent), len(staff_page)
 
-    senders = [peer(app, f"Sender{n} S")[1] for n in range(2)]
     for client in senders:
         write(client, ben_id)
     path = f"/network/messages/{message_id(app, 'Welfare checks')}/report"
@@ -340,6 +348,6 @@ def test_the_contact_and_report_forms_fuzz(app):
               {"action": "hide"}, state=_messages_state, statuses=(302, 400))
 
 
-@pytest.mark.parametrize("path", ["/network/messages", "/staff/network"])
+@pytest.mark.parametrize("path", ["/network/messages", "/network/messages/sent", "/staff/network"])
 def test_the_new_pages_need_a_signed_in_member(app, client, path):
     assert client.get(path).headers["Location"].startswith("/login")

@@ -130,18 +130,30 @@ def send_message(sender: Member, profile: NetworkProfile, *, subject: str, body:
     return message
 
 
-def inbox(member: Member, *, page: int = 1, per_page: int = PER_PAGE):
-    """A page of the messages written to the member, newest first, with `sender_profiles` (sender's member id
-    -> their listing's id, for those still listed) and `blocked` (the senders they blocked): four queries."""
-    box = db.paginate(select(ContactMessage).where(ContactMessage.recipient_id == member.id)
+def _page(column, member: Member, page: int, per_page: int, other):
+    """A page of the member's messages (`column`: as recipient or as sender), newest first, with `listings`:
+    the other side's member id -> their listing's id, for those still listed."""
+    box = db.paginate(select(ContactMessage).where(column == member.id)
                       .order_by(ContactMessage.created_at.desc(), ContactMessage.id.desc()),
                       page=page, per_page=per_page, error_out=False)
-    senders = {m.sender_id for m in box.items}
-    box.sender_profiles = dict(db.session.execute(
+    others = {getattr(m, other) for m in box.items}
+    box.listings = dict(db.session.execute(
         only_listed(select(NetworkProfile.member_id, NetworkProfile.id))
-        .where(NetworkProfile.member_id.in_(senders))).tuples().all()) if senders else {}
+        .where(NetworkProfile.member_id.in_(others))).tuples().all()) if others else {}
+    return box
+
+
+def inbox(member: Member, *, page: int = 1, per_page: int = PER_PAGE):
+    """A page of the messages written to the member, with `listings` (the senders') and `blocked` (the senders
+    they blocked): four queries."""
+    box = _page(ContactMessage.recipient_id, member, page, per_page, "sender_id")
     box.blocked = blocked_ids(member)
     return box
+
+
+def sent(member: Member, *, page: int = 1, per_page: int = PER_PAGE):
+    """A page of the messages the member wrote, with `listings` (the recipients'): three queries."""
+    return _page(ContactMessage.sender_id, member, page, per_page, "recipient_id")
 
 
 def blocked_ids(member: Member) -> set[int]:

@@ -112,6 +112,12 @@ def messages():
     return render_template("network/messages.html", box=box, blocks=contact.blocks_of(_me()), form=EmptyForm())
 
 
+@bp.route("/network/messages/sent")
+@access("verified")
+def sent():
+    return render_template("network/sent.html", box=contact.sent(_me(), page=page_number()))
+
+
 def _received_or_404(message_id):
     found = contact.received_message(_me(), message_id)
     if found is None:
