@@ -18,7 +18,7 @@ from portal.extensions import db
 from portal.mail import send_mail, site_url_for
 from portal.members.models import Member
 from portal.network.models import ContactBlock, ContactMessage, NetworkProfile, only_listed
-from portal.network.services import profile_of
+from portal.network.services import profile_of, suspended_notice
 from portal.text import clean_line, clean_text, paragraphs
 
 MAX_SUBJECT = 150
@@ -32,29 +32,15 @@ class LimitReached(NotAllowed):
     """A daily limit refused the message (answered 429: it can be sent later)."""
 
 
-SUSPENDED = ("Staff have suspended your access to the member directory. Write to the site's staff (see the "
-             "contact page) if you think this is a mistake.")
-
-
-def suspended_notice(member: Member) -> str | None:
-    """Why the member may not use the directory just now, if staff suspended their access."""
-    profile = profile_of(member)
-    return SUSPENDED if profile is not None and profile.suspended_at is not None else None
-
-
-def is_blocked(sender: Member, recipient: Member) -> bool:
-    return db.session.get(ContactBlock, (recipient.id, sender.id)) is not None
-
-
-def refusal(sender: Member, profile: NetworkProfile) -> str | None:
-    """Why `sender` may not write to the person behind `profile` (a listed profile), or None."""
-    if profile.member_id == sender.id:
+def refusal(own: NetworkProfile | None, profile: NetworkProfile) -> str | None:
+    """Why the member whose profile is `own` (None: they have none) may not write to the person behind
+    `profile`, or None. Reads the rows as loaded (and one block)."""
+    if own is not None and own.id == profile.id:
         return "This is your own listing: you cannot write to yourself."
     if not profile.is_shown:
         return f"{profile.display_name} is no longer in the member directory."
-    own = profile_of(sender)
-    if own is not None and own.suspended_at is not None:
-        return SUSPENDED
+    if notice := suspended_notice(own):
+        return notice
     if own is not None and own.hidden_at is not None:
         return ("Staff have hidden your listing, so the people you write to could not see who you are. Write to "
                 "the site's staff (see the contact page) to ask why.")
@@ -63,26 +49,32 @@ def refusal(sender: Member, profile: NetworkProfile) -> str | None:
                 "to can see who you are.")
     if not profile.is_open_to_contact:
         return f"{profile.display_name} is not taking messages through the directory."
-    if is_blocked(sender, profile.member):
+    if has_blocked(profile.member, own.member_id):
         return f"{profile.display_name} does not accept messages from you."
     return None
 
 
+def _refuse(own: NetworkProfile | None, profile: NetworkProfile) -> None:
+    reason = refusal(own, profile)
+    if reason:
+        raise NotAllowed(reason)
+
+
 def _lock(*profiles: NetworkProfile) -> datetime:
-    """Stamp the profiles with one UPDATE each, in id order: the row locks (the write lock on SQLite) make
-    messages and blocks through one profile take turns, so what is read next includes every message and block
-    committed before. The same order everywhere means two members writing to each other at once cannot
-    deadlock. NotAllowed when a profile is gone (its account deleted a moment ago)."""
-    now = utcnow()
+    """One UPDATE of each profile that changes nothing, in id order: the row locks (the write lock on SQLite)
+    make messages and blocks through one profile take turns, so what is read next includes every message and
+    block committed before. The same order everywhere means two members writing to each other at once cannot
+    deadlock. The profiles are read again under the lock; NotAllowed when one is gone (its account deleted a
+    moment ago)."""
     for profile in sorted(profiles, key=lambda p: p.id):
         done = db.session.execute(update(NetworkProfile).where(NetworkProfile.id == profile.id)
-                                  .values(last_message_at=now, updated_at=NetworkProfile.updated_at)
+                                  .values(updated_at=NetworkProfile.updated_at)
                                   .execution_options(synchronize_session=False))
         if done.rowcount != 1:
             raise NotAllowed("This member has left the directory.")
-    for profile in profiles:  # as committed now, under the lock
+    for profile in profiles:
         db.session.refresh(profile)
-    return now
+    return utcnow()
 
 
 def _count(column, member_id: int, since: datetime) -> int:
@@ -95,10 +87,10 @@ def _check_limits(sender: Member, profile: NetworkProfile, now: datetime) -> Non
     per_sender, per_recipient = config["NETWORK_MESSAGES_PER_SENDER"], config["NETWORK_MESSAGES_PER_RECIPIENT"]
     if _count(ContactMessage.sender_id, sender.id, now - DAY) >= per_sender:
         raise LimitReached(f"You have written {per_sender} messages in the last 24 hours, the most the site "
-                         "passes on for one member. Please write again tomorrow.")
+                           "passes on for one member. Please write again tomorrow.")
     if _count(ContactMessage.recipient_id, profile.member_id, now - DAY) >= per_recipient:
         raise LimitReached(f"{profile.display_name} has had as many messages in the last 24 hours as the site "
-                         "passes on to one member. Please write again tomorrow.")
+                           "passes on to one member. Please write again tomorrow.")
 
 
 def send_message(sender: Member, profile: NetworkProfile, *, subject: str, body: str,
@@ -107,18 +99,14 @@ def send_message(sender: Member, profile: NetworkProfile, *, subject: str, body:
     or limits refuse it (nothing is stored then)."""
     subject = clean_line(subject, field="subject", label="a subject", max_length=MAX_SUBJECT, required=True)
     body = clean_text(body, field="body", label="your message", max_length=MAX_BODY, required=True)
-    reason = refusal(sender, profile)
-    if reason:
-        raise NotAllowed(reason)
     own = profile_of(sender)
+    _refuse(own, profile)
     now = _lock(own, profile)
-    # Asked again under the lock: a block, a suspension or an unticked box of a moment ago holds.
-    reason = refusal(sender, profile)
-    if reason:
-        raise NotAllowed(reason)
+    _refuse(own, profile)  # asked again under the lock: a block, a suspension or an unticked box of a moment ago holds
     _check_limits(sender, profile, now)
     message = ContactMessage(sender_id=sender.id, recipient_id=profile.member_id, sender_name=own.display_name,
-                             recipient_name=profile.display_name, subject=subject, body=body, shares_address=bool(share_address), created_at=now)
+                             recipient_name=profile.display_name, subject=subject, body=body,
+                             shares_address=bool(share_address), created_at=now)
     db.session.add(message)
     db.session.flush()
     send_mail(to=profile.member.email, subject=f"{own.display_name} wrote to you: {subject}",
@@ -180,10 +168,13 @@ def block_sender(member: Member, message: ContactMessage) -> None:
         blocker_id=member.id, blocked_id=message.sender_id, blocked_name=message.sender_name, created_at=utcnow()))
 
 
-def unblock(member: Member, blocked_id: int) -> bool:
-    """True when there was a block to lift."""
-    return db.session.execute(delete(ContactBlock).where(ContactBlock.blocker_id == member.id,
-                                                         ContactBlock.blocked_id == blocked_id)).rowcount > 0
+def has_blocked(member: Member, blocked_id: int) -> bool:
+    return db.session.get(ContactBlock, (member.id, blocked_id)) is not None
+
+
+def unblock(member: Member, blocked_id: int) -> None:
+    db.session.execute(delete(ContactBlock).where(ContactBlock.blocker_id == member.id,
+                                                  ContactBlock.blocked_id == blocked_id))
 
 
 def report_message(member: Member, message: ContactMessage, *, reason: str) -> None:
@@ -196,7 +187,6 @@ def report_message(member: Member, message: ContactMessage, *, reason: str) -> N
                               .execution_options(synchronize_session=False))
     if done.rowcount != 1:
         raise ValidationFailed(None, "You have reported this message already.")
-    db.session.refresh(message)
     record_event(actor=member, action="network.reported", subject=f"member #{message.sender_id}",
                  message=message.id)
 

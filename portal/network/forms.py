@@ -13,11 +13,18 @@ from portal.network.moderation import ACTIONS
 from portal.network.services import MAX_BIO, program_choices
 
 
-def _line(label, max_length, required=False, description=""):
-    validators = [Length(max=max_length, message=f"Use at most {max_length} characters."), no_control_characters]
-    if required:  # True, or the message to give
-        validators.insert(0, DataRequired(required if isinstance(required, str) else f"Enter {label.lower()}."))
-    return StringField(label, validators=validators, description=description)
+def _text(field_class, label, max_length, *, required="", description="", **kwargs):
+    """A text field of at most `max_length` characters that a browser can send (a line or plain text);
+    `required` is the message when it is left empty."""
+    check = no_control_characters if field_class is StringField else plain_text
+    validators = [Length(max=max_length, message=f"Use at most {max_length:,} characters."), check]
+    if required:
+        validators.insert(0, DataRequired(required))
+    return field_class(label, validators=validators, description=description, **kwargs)
+
+
+def _line(label, max_length, **kwargs):
+    return _text(StringField, label, max_length, **kwargs)
 
 
 class DirectoryProfileForm(JurisdictionChoices, FlaskForm):
@@ -26,7 +33,7 @@ class DirectoryProfileForm(JurisdictionChoices, FlaskForm):
                                          "leave the directory at once.")
     # Labels of their own: the account page's profile form above has "Organisation", "Role or title" and
     # "Sector", and two fields of one name on a page leave a screen reader (and a test) guessing which is which.
-    display_name = _line("Name to show", 120, required=True)
+    display_name = _line("Name to show", 120, required="Enter name to show.")
     title = _line("Role to show", 120, description="Your role or title.")
     organisation = _line("Workplace to show", 200, description="Your organisation or agency.")
     sector = SelectField("Sector to show", choices=SECTOR_CHOICES, validate_choice=False)
@@ -51,23 +58,17 @@ def directory_form(data: dict | None = None, **kwargs) -> DirectoryProfileForm:
     return form
 
 
-def _text(label, max_length, *, required_message="", rows=8):
-    validators = [Length(max=max_length, message=f"Use at most {max_length:,} characters."), plain_text]
-    if required_message:
-        validators.insert(0, DataRequired(required_message))
-    return TextAreaField(label, validators=validators, render_kw={"rows": rows})
-
-
 class ContactForm(FlaskForm):
     subject = _line("Subject", MAX_SUBJECT, required="Give your message a subject.")
-    body = _text("Message (plain text)", MAX_BODY, required_message="Write your message.")
+    body = _text(TextAreaField, "Message (plain text)", MAX_BODY, required="Write your message.",
+                 render_kw={"rows": 8})
     share_address = BooleanField("Let them reply to my email address",
                                  description="Your address goes in the mail's Reply-To, for this message only. "
                                              "Unticked, they can write back through the directory.")
 
 
 class ReportForm(FlaskForm):
-    reason = _text("What is wrong with this message? (optional)", MAX_REASON, rows=4)
+    reason = _text(TextAreaField, "What is wrong with this message? (optional)", MAX_REASON, render_kw={"rows": 4})
 
 
 class ModerationForm(FlaskForm):

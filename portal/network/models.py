@@ -45,9 +45,6 @@ class NetworkProfile(db.Model):
     # own use of it (reading profiles, writing to people).
     hidden_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # Stamped by every message written to or by this member: the UPDATE that makes two messages through one
-    # profile take turns, so the daily limits are counted right under any concurrency.
-    last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -3,8 +3,9 @@ access, the reports members made, and contact volume as counts (staff never read
 recipient reported it). Every action is audited."""
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 
 from portal.audit.services import record_event
 from portal.database import utcnow
@@ -14,8 +15,23 @@ from portal.network import search_docs
 from portal.network.models import ContactBlock, ContactMessage, NetworkProfile
 
 PER_PAGE = 50
-ACTIONS = {"hide": "hidden from the directory", "show": "shown in the directory again",
-           "suspend": "suspended from the directory", "restore": "given back their directory access"}
+
+
+class Move(NamedTuple):
+    column: str  # the timestamp the action sets (or clears)
+    sets: bool
+    done: str  # "<name> is ..." once it is done
+    already: str  # the refusal when it is so already
+
+
+ACTIONS = {
+    "hide": Move("hidden_at", True, "hidden from the directory", "This profile is hidden already."),
+    "show": Move("hidden_at", False, "shown in the directory again", "This profile is not hidden."),
+    "suspend": Move("suspended_at", True, "suspended from the directory",
+                    "This member's directory access is suspended already."),
+    "restore": Move("suspended_at", False, "given back their directory access",
+                    "This member's directory access is not suspended."),
+}
 
 
 def all_profiles(*, page: int = 1, per_page: int = PER_PAGE):
@@ -31,29 +47,19 @@ def get_profile(profile_id: int) -> NetworkProfile | None:
 def moderate(profile: NetworkProfile, action: str, *, actor) -> None:
     """Hide or show the profile, or suspend or restore the member's use of the directory. Suspending also
     closes their open reports as acted on."""
-    now = utcnow()
-    if action == "hide":
-        _change(profile, "hidden_at", now, "This profile is hidden already.")
-    elif action == "show":
-        _change(profile, "hidden_at", None, "This profile is not hidden.")
-    elif action == "suspend":
-        _change(profile, "suspended_at", now, "This member's directory access is suspended already.")
-        for message in db.session.scalars(select(ContactMessage).where(
-                ContactMessage.sender_id == profile.member_id, ContactMessage.report_status == "open")):
-            message.report_status = "acted"
-    elif action == "restore":
-        _change(profile, "suspended_at", None, "This member's directory access is not suspended.")
-    else:
+    move = ACTIONS.get(action)
+    if move is None:
         raise ValidationFailed("action", "Choose an action from the list.")
+    if (getattr(profile, move.column) is not None) == move.sets:
+        raise ValidationFailed(None, move.already)
+    setattr(profile, move.column, utcnow() if move.sets else None)
+    if action == "suspend":
+        db.session.execute(update(ContactMessage).where(ContactMessage.sender_id == profile.member_id,
+                                                        ContactMessage.report_status == "open")
+                           .values(report_status="acted").execution_options(synchronize_session=False))
     db.session.flush()
     search_docs.reindex(profile)  # out of (or back into) the search at the commit
     record_event(actor=actor, action=f"network.{action}", subject=f"member #{profile.member_id}")
-
-
-def _change(profile: NetworkProfile, column: str, value, unchanged: str) -> None:
-    if (getattr(profile, column) is None) == (value is None):
-        raise ValidationFailed(None, unchanged)
-    setattr(profile, column, value)
 
 
 def open_reports() -> list[tuple[ContactMessage, NetworkProfile | None]]:

@@ -104,13 +104,20 @@ def save_profile(member: Member, *, is_listed: bool, display_name: str, title: s
     return profile
 
 
+SUSPENDED = ("Staff have suspended your access to the member directory. Write to the site's staff (see the "
+             "contact page) if you think this is a mistake.")
+
+
+def suspended_notice(own: NetworkProfile | None) -> str | None:
+    """Why the member whose profile this is (None: they have none) may not use the directory, if staff
+    suspended their access."""
+    return SUSPENDED if own is not None and own.suspended_at is not None else None
+
+
 def reads_directory(user) -> bool:
     """May this visitor read listings (the directory, city pages' people): a verified member whose directory
     access staff have not suspended."""
-    if not allows(user, "verified"):
-        return False
-    profile = profile_of(user)
-    return profile is None or profile.suspended_at is None
+    return allows(user, "verified") and suspended_notice(profile_of(user)) is None
 
 
 def get_listed_profile(profile_id: int) -> NetworkProfile | None:

@@ -17,7 +17,7 @@ bp = Blueprint("network_staff", __name__, url_prefix="/staff/network")
 def index():
     return render_template("network_staff/index.html", reports=moderation.open_reports(),
                            volume=moderation.contact_volume(), profiles=moderation.all_profiles(page=page_number()),
-                           form=EmptyForm(formdata=None), actions=moderation.ACTIONS)
+                           form=EmptyForm(formdata=None))
 
 
 @bp.route("/profiles/<int:profile_id>", methods=["POST"])
@@ -33,7 +33,7 @@ def moderate(profile_id):
         except ValidationFailed as error:
             flash_error(error)
         else:
-            flash(f"{profile.display_name} is {moderation.ACTIONS[form.action.data]}.", "success")
+            flash(f"{profile.display_name} is {moderation.ACTIONS[form.action.data].done}.", "success")
     return redirect(url_for("network_staff.index") + f"#profile-{profile.id}")
 
 
@@ -42,5 +42,5 @@ def moderate(profile_id):
 def dismiss(message_id):
     message = moderation.get_report(message_id) or abort(404)
     run_confirmed(lambda: moderation.dismiss_report(message, actor=current_user._get_current_object()),
-                  "The report is dismissed; the member who made it is not told.")
+                  "The report is dismissed; the member who made it sees that staff looked at it.")
     return redirect(url_for("network_staff.index") + "#reports-heading")

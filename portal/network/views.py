@@ -16,6 +16,10 @@ from portal.security import access, allows
 bp = Blueprint("network", __name__)
 
 
+def _me():
+    return current_user._get_current_object()
+
+
 @bp.route("/account/directory", methods=["POST"])
 @access("verified")
 def save_profile():
@@ -23,7 +27,7 @@ def save_profile():
     if form.validate_on_submit():
         try:
             profile = services.save_profile(
-                current_user._get_current_object(), is_listed=form.is_listed.data,
+                _me(), is_listed=form.is_listed.data,
                 display_name=form.display_name.data, title=form.title.data, organisation=form.organisation.data,
                 sector=form.sector.data, jurisdiction=form.jurisdiction.data, programs=form.programs.data,
                 topics=form.topics.data, bio=form.bio.data, is_open_to_contact=form.is_open_to_contact.data)
@@ -36,13 +40,10 @@ def save_profile():
     return account_page(400, directory_form=form)
 
 
-def _me():
-    return current_user._get_current_object()
-
-
-def _suspended():
-    """The page a member whose directory access staff suspended sees instead (None for everyone else)."""
-    notice = contact.suspended_notice(_me())
+def _suspended(own):
+    """The page a member whose directory access staff suspended sees instead (None for everyone else); `own` is
+    the member's profile (None: they have none)."""
+    notice = services.suspended_notice(own)
     return (render_template("network/suspended.html", notice=notice), 403) if notice else None
 
 
@@ -51,12 +52,12 @@ def _suspended():
 def index():
     if not allows(current_user, "verified"):
         return render_template("network/about.html")
-    if (suspended := _suspended()) is not None:
+    own = services.profile_of(current_user)
+    if (suspended := _suspended(own)) is not None:
         return suspended
     filters = {name: request.args.get(name, "")[:120] for name in services.FILTERS}
     q = request.args.get("q", "")[:search.MAX_QUERY_CHARS]
     directory = services.list_directory(q=q, filters=filters, page=page_number())
-    own = services.profile_of(current_user)
     active = {name: value for name, value in {"q": q, **filters}.items() if value}
     return render_template("network/index.html", directory=directory, filters=filters, own=own, q=q,
                            active=active)
@@ -65,11 +66,12 @@ def index():
 @bp.route("/network/<int:profile_id>")
 @access("verified")
 def profile(profile_id):
-    if (suspended := _suspended()) is not None:
+    own = services.profile_of(current_user)
+    if (suspended := _suspended(own)) is not None:
         return suspended
     found = _listed_or_404(profile_id)
     return render_template("network/profile.html", profile=found, bio=render_markdown(found.bio),
-                           is_own=found.member_id == current_user.id, refusal=contact.refusal(_me(), found))
+                           is_own=found.member_id == current_user.id, refusal=contact.refusal(own, found))
 
 
 def _listed_or_404(profile_id):
@@ -83,10 +85,11 @@ def _listed_or_404(profile_id):
 @access("verified")
 @limiter.limit("20 per hour", methods=["POST"])
 def write(profile_id):
-    if (suspended := _suspended()) is not None:
+    own = services.profile_of(current_user)
+    if (suspended := _suspended(own)) is not None:
         return suspended
     found = _listed_or_404(profile_id)
-    refusal = contact.refusal(_me(), found)
+    refusal = contact.refusal(own, found)
     form = ContactForm() if request.method == "POST" else ContactForm(formdata=None)
     status = 200  # a GET: the page says why no message can be sent, when none can
     if request.method == "POST":
@@ -137,12 +140,9 @@ def block(message_id):
 @bp.route("/network/blocks/<int:member_id>/delete", methods=["POST"])
 @access("verified")
 def unblock(member_id):
-    if not EmptyForm().validate_on_submit():
-        flash("The form had expired. Please try again.", "error")
-    elif contact.unblock(_me(), member_id):
-        flash("The block is lifted: they can write to you again.", "success")
-    else:
+    if not contact.has_blocked(_me(), member_id):
         abort(404, description="You have not blocked this member.")
+    run_confirmed(lambda: contact.unblock(_me(), member_id), "The block is lifted: they can write to you again.")
     return redirect(url_for("network.messages") + "#blocked-heading")
 
 
